@@ -1,0 +1,91 @@
+/**
+ * The `tdf` command: parses arguments and the environment, calls the library, and maps errors to
+ * exit codes. It is the only place that reads `process.env` or decides how the process ends.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { type Config, type Env, loadConfig, redactedConfig, secretValues } from "../core/config.js";
+import { isTdfError, UsageError } from "../core/errors.js";
+import { createLogger, type Logger } from "../core/logger.js";
+import { createRedactor } from "../core/redact.js";
+import { registerStoreCommands } from "./store.js";
+
+export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 70 } as const;
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  cwd: string;
+}
+
+/** What every command gets: the configuration and a logger, both made on first use. */
+export interface CliContext {
+  io: CliIo;
+  config(): Config;
+  logger(): Logger;
+}
+
+// The same relative path from src/cli and dist/cli.
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+export async function main(argv: readonly string[], env: Env, io: CliIo): Promise<number> {
+  const redact = createRedactor(secretValues(env));
+  let config: Config | undefined;
+  let logger: Logger | undefined;
+  const context: CliContext = {
+    io,
+    config: () => {
+      config ??= loadConfig(env, io.cwd);
+      return config;
+    },
+    logger: () => {
+      logger ??= createLogger({ level: context.config().logLevel, secrets: secretValues(env) });
+      return logger;
+    },
+  };
+
+  const program = new Command("tdf")
+    .description("Demand forecasting with Temporal Fusion Transformers, deployed with the hybrid pattern.")
+    .version(version, "-v, --version")
+    .showHelpAfterError("(run `tdf --help` for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(redact(text)),
+    });
+
+  program
+    .command("config")
+    .description("print the resolved configuration (secrets redacted)")
+    .addOption(new Option("--json", "one JSON object instead of indented JSON"))
+    .action((options: { json?: boolean }) => {
+      const shown = redactedConfig(context.config());
+      io.stdout.write(`${JSON.stringify(shown, null, options.json ? undefined : 2)}\n`);
+    });
+
+  registerStoreCommands(program, context);
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCodes.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, successfully.
+      return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`tdf: ${redact(error.message)}\n(run \`tdf --help\` for usage)\n`);
+      return exitCodes.usage;
+    }
+    if (isTdfError(error)) {
+      io.stderr.write(`tdf: ${redact(error.message)}\n`);
+      return exitCodes.failure;
+    }
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    io.stderr.write(`tdf: unexpected error (a bug; please report it with this output):\n${redact(text)}\n`);
+    return exitCodes.bug;
+  }
+}

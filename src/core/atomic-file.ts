@@ -1,0 +1,26 @@
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+/**
+ * Writes a file so that it appears whole or not at all: the content goes to a temporary file in the
+ * same folder (same filesystem, so the rename is atomic), which replaces the target only once
+ * complete. A failure removes the temporary file and leaves the target as it was.
+ */
+export async function writeFileAtomic(target: string, content: Readable | Uint8Array | string): Promise<void> {
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+  try {
+    if (typeof content === "string" || content instanceof Uint8Array) {
+      await fsp.writeFile(temp, content, { flag: "wx" });
+    } else {
+      await pipeline(content, createWriteStream(temp, { flags: "wx" }));
+    }
+    await fsp.rename(temp, target);
+  } catch (error) {
+    await fsp.rm(temp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Configuration: parsed once, at the edge, from environment variables named as in the deployment
+ * guide (DESIGN §6), into one validated, typed object. Every problem is collected and reported at
+ * once, each with its variable name. With nothing set, everything runs embedded under `.tdf/`.
+ */
+import path from "node:path";
+import { ConfigError, type ConfigProblem } from "./errors.js";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface BucketNames {
+  code: string;
+  trainingData: string;
+  model: string;
+  dataPipeline: string;
+  mlflow: string;
+}
+
+export type StorageConfig =
+  | { driver: "fs"; root: string; buckets: BucketNames }
+  | {
+      driver: "s3";
+      endpoint: string;
+      region: string;
+      buckets: BucketNames;
+      /** The CI/CD key: publishes code packages. */
+      cicd: S3Credentials | undefined;
+      /** The runtime key Airflow's containers use. */
+      airflow: S3Credentials | undefined;
+    };
+
+export interface Config {
+  /** Where embedded state lives (`TDF_HOME`, default `<cwd>/.tdf`). */
+  home: string;
+  storage: StorageConfig;
+  mlflow: { trackingUri: string | undefined; s3EndpointUrl: string | undefined };
+  docker: { registryUrl: string | undefined; imagePrefix: string };
+  training: { maxEpochs: number; batchSize: number; learningRate: number };
+  alertEmail: string | undefined;
+  enableMetrics: boolean;
+  logLevel: LogLevel;
+}
+
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const defaultBuckets: BucketNames = {
+  code: "code-repository",
+  trainingData: "training-data",
+  model: "model-artifacts",
+  dataPipeline: "data-pipeline",
+  mlflow: "mlflow-artifacts",
+};
+
+/** One row per variable: the README's configuration table is checked against this list. */
+export const configVariables = [
+  { name: "TDF_HOME", default: ".tdf", description: "Folder for embedded state (filesystem store, SQLite)." },
+  { name: "TDF_LOG_LEVEL", default: "info", description: `Log level: ${logLevels.join(", ")}.` },
+  {
+    name: "GARAGE_ENDPOINT",
+    default: "(unset: filesystem store)",
+    description: "S3 endpoint URL; set it to use Garage / S3.",
+  },
+  { name: "GARAGE_REGION", default: "garage", description: "Region the server expects (Garage's `s3_region`)." },
+  { name: "GARAGE_CODE_BUCKET", default: defaultBuckets.code, description: "Code packages and release log." },
+  {
+    name: "GARAGE_TRAINING_DATA_BUCKET",
+    default: defaultBuckets.trainingData,
+    description: "Raw client sales history.",
+  },
+  { name: "GARAGE_MODEL_BUCKET", default: defaultBuckets.model, description: "Model checkpoints." },
+  {
+    name: "GARAGE_DATA_PIPELINE_BUCKET",
+    default: defaultBuckets.dataPipeline,
+    description: "Intermediate and consolidated datasets.",
+  },
+  { name: "GARAGE_MLFLOW_BUCKET", default: defaultBuckets.mlflow, description: "MLflow artifact root." },
+  { name: "GARAGE_CICD_ACCESS_KEY_ID", default: "", description: "CI/CD key id (publishing code)." },
+  { name: "GARAGE_CICD_SECRET_ACCESS_KEY", default: "", description: "CI/CD secret key. Secret." },
+  { name: "GARAGE_AIRFLOW_ACCESS_KEY_ID", default: "", description: "Runtime key id (Airflow containers)." },
+  { name: "GARAGE_AIRFLOW_SECRET_ACCESS_KEY", default: "", description: "Runtime secret key. Secret." },
+  { name: "MLFLOW_TRACKING_URI", default: "(unset: local SQLite tracker)", description: "MLflow tracking server URL." },
+  { name: "MLFLOW_S3_ENDPOINT_URL", default: "GARAGE_ENDPOINT", description: "S3 endpoint for MLflow artifacts." },
+  { name: "DOCKER_REGISTRY_URL", default: "", description: "Registry of the base images." },
+  { name: "IMAGE_PREFIX", default: "tft-demand-forecasting", description: "Base image name prefix." },
+  { name: "TRAINING_MAX_EPOCHS", default: "5", description: "Maximum training epochs." },
+  { name: "TRAINING_BATCH_SIZE", default: "10", description: "Training batch size." },
+  { name: "TRAINING_LEARNING_RATE", default: "0.01", description: "Training learning rate." },
+  { name: "ALERT_EMAIL", default: "", description: "Email for failure notifications." },
+  { name: "ENABLE_METRICS", default: "false", description: "`true` or `false`." },
+] as const;
+
+/** The variables whose values are secrets: never logged, never in an error, never in an archive. */
+export const secretVariables = [
+  "GARAGE_CICD_SECRET_ACCESS_KEY",
+  "GARAGE_AIRFLOW_SECRET_ACCESS_KEY",
+  "MLFLOW_TRACKING_PASSWORD",
+  "MLFLOW_TRACKING_TOKEN",
+  "AWS_SECRET_ACCESS_KEY",
+  "DATABASE_URL",
+] as const;
+
+/** The secret values present in an environment, for the logger's and the CLI's redaction. */
+export function secretValues(env: Env): string[] {
+  return secretVariables.map((name) => env[name]).filter((v): v is string => v !== undefined && v.length > 0);
+}
+
+// S3 bucket naming rules, the subset every S3 server (Garage included) enforces.
+const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Parses and validates the configuration; throws one `ConfigError` listing every problem. */
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const problems: ConfigProblem[] = [];
+  const problem = (variable: string, message: string) => problems.push({ variable, message });
+  const value = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+
+  const url = (name: string): string | undefined => {
+    const v = value(name);
+    if (v === undefined) return undefined;
+    try {
+      const parsed = new URL(v);
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+        problem(name, `must be an http:// or https:// URL, got the scheme "${parsed.protocol}".`);
+      } else if (parsed.username || parsed.password) {
+        // Credentials in a URL end up in logs; they have their own variables.
+        problem(name, "must not contain credentials; use the access key variables instead.");
+      } else {
+        return v.replace(/\/+$/, "");
+      }
+    } catch {
+      problem(name, `must be a URL such as http://127.0.0.1:3900, got "${v}".`);
+    }
+    return undefined;
+  };
+
+  const number = (name: string, fallback: number, rule: { integer?: boolean; min: number }): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || (rule.integer && !Number.isInteger(n)) || n < rule.min) {
+      const kind = rule.integer ? "an integer" : "a number";
+      problem(name, `must be ${kind} ≥ ${rule.min}, got "${v}".`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const bucket = (name: string, fallback: string): string => {
+    const v = value(name) ?? fallback;
+    if (!bucketPattern.test(v) || v.includes("..")) {
+      problem(name, `"${v}" is not a valid bucket name (3–63 characters: lowercase letters, digits, dots, hyphens).`);
+    }
+    return v;
+  };
+
+  const keyPair = (prefix: "GARAGE_CICD" | "GARAGE_AIRFLOW"): S3Credentials | undefined => {
+    const id = value(`${prefix}_ACCESS_KEY_ID`);
+    const secret = value(`${prefix}_SECRET_ACCESS_KEY`);
+    if (id && secret) return { accessKeyId: id, secretAccessKey: secret };
+    if (id)
+      problem(`${prefix}_SECRET_ACCESS_KEY`, `is missing while ${prefix}_ACCESS_KEY_ID is set; set both or neither.`);
+    if (secret)
+      problem(`${prefix}_ACCESS_KEY_ID`, `is missing while ${prefix}_SECRET_ACCESS_KEY is set; set both or neither.`);
+    return undefined;
+  };
+
+  const home = path.resolve(cwd, value("TDF_HOME") ?? ".tdf");
+  const buckets: BucketNames = {
+    code: bucket("GARAGE_CODE_BUCKET", defaultBuckets.code),
+    trainingData: bucket("GARAGE_TRAINING_DATA_BUCKET", defaultBuckets.trainingData),
+    model: bucket("GARAGE_MODEL_BUCKET", defaultBuckets.model),
+    dataPipeline: bucket("GARAGE_DATA_PIPELINE_BUCKET", defaultBuckets.dataPipeline),
+    mlflow: bucket("GARAGE_MLFLOW_BUCKET", defaultBuckets.mlflow),
+  };
+
+  const endpoint = url("GARAGE_ENDPOINT");
+  const cicd = keyPair("GARAGE_CICD");
+  const airflow = keyPair("GARAGE_AIRFLOW");
+  let storage: StorageConfig;
+  if (endpoint !== undefined) {
+    if (
+      !cicd &&
+      !airflow &&
+      !problems.some((p) => p.variable.endsWith("_KEY_ID") || p.variable.endsWith("_ACCESS_KEY"))
+    ) {
+      problem(
+        "GARAGE_AIRFLOW_ACCESS_KEY_ID",
+        "no access key is set while GARAGE_ENDPOINT is; set the GARAGE_AIRFLOW_* (runtime) or GARAGE_CICD_* (publishing) key pair.",
+      );
+    }
+    storage = { driver: "s3", endpoint, region: value("GARAGE_REGION") ?? "garage", buckets, cicd, airflow };
+  } else {
+    if (value("GARAGE_ENDPOINT") === undefined && (cicd || airflow)) {
+      problem(
+        "GARAGE_ENDPOINT",
+        "is not set while access keys are; set it to the S3 endpoint, or unset the keys for the embedded store.",
+      );
+    }
+    storage = { driver: "fs", root: path.join(home, "store"), buckets };
+  }
+
+  const logLevel = (value("TDF_LOG_LEVEL") ?? "info").toLowerCase();
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    problem("TDF_LOG_LEVEL", `must be one of ${logLevels.join(", ")}, got "${logLevel}".`);
+  }
+
+  let enableMetrics = false;
+  const metrics = value("ENABLE_METRICS")?.toLowerCase();
+  if (metrics !== undefined) {
+    if (metrics === "true" || metrics === "false") enableMetrics = metrics === "true";
+    else problem("ENABLE_METRICS", `must be "true" or "false", got "${value("ENABLE_METRICS")}".`);
+  }
+
+  const alertEmail = value("ALERT_EMAIL");
+  if (alertEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
+    problem("ALERT_EMAIL", `"${alertEmail}" is not an email address.`);
+  }
+
+  const config: Config = {
+    home,
+    storage,
+    mlflow: {
+      trackingUri: url("MLFLOW_TRACKING_URI"),
+      s3EndpointUrl: url("MLFLOW_S3_ENDPOINT_URL") ?? endpoint,
+    },
+    docker: {
+      registryUrl: value("DOCKER_REGISTRY_URL"),
+      imagePrefix: value("IMAGE_PREFIX") ?? "tft-demand-forecasting",
+    },
+    training: {
+      maxEpochs: number("TRAINING_MAX_EPOCHS", 5, { integer: true, min: 1 }),
+      batchSize: number("TRAINING_BATCH_SIZE", 10, { integer: true, min: 1 }),
+      learningRate: number("TRAINING_LEARNING_RATE", 0.01, { min: Number.MIN_VALUE }),
+    },
+    alertEmail,
+    enableMetrics,
+    logLevel: logLevel as LogLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** The configuration as it may be shown: secrets replaced, key ids kept (they identify, not authorise). */
+export function redactedConfig(config: Config): unknown {
+  return JSON.parse(
+    JSON.stringify(config, (key, value) =>
+      key === "secretAccessKey" && typeof value === "string" ? "[REDACTED]" : (value ?? null),
+    ),
+  );
+}
