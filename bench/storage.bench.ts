@@ -1,79 +1,38 @@
 /**
  * `npm run bench:storage`: put and get of a large object (256 MiB by default) through each
- * ObjectStore driver, against a plain file copy of the same bytes, in the same run.
+ * ObjectStore driver, against a plain file copy (`cp`) of the same bytes, in the same run.
  *
- * Every operation runs in a fresh child process so its peak RSS is its own; the runs are interleaved
- * and repeated, and the medians are reported (machines here are shared and noisy). Prints one JSON
- * line. The S3 driver talks to the real S3 server of `scripts/s3-test-server.sh` (TDF_TEST_S3_*), or
- * starts one for the run.
+ * Two more baselines put the figures in context: a Node.js stream copy (the same bytes through user
+ * space, as any store must move them) and curl against the same S3 server (the server's own ceiling,
+ * so the S3 driver's overhead shows apart from the server's speed).
  *
- * Environment: BENCH_SIZE_MIB (default 256), BENCH_RUNS (default 3).
+ * Each driver operation runs in a fresh process (`storage-worker.mjs`, on the built code) so its peak
+ * RSS is its own. Runs are interleaved and repeated; medians are reported. Prints one JSON line. The S3
+ * driver talks to the real server of `scripts/s3-test-server.sh` (TDF_TEST_S3_*), or starts one.
+ *
+ * Environment: BENCH_SIZE_MIB (default 256), BENCH_RUNS (default 5).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import type { ObjectStore } from "../src/storage/types.js";
+import { s3Store } from "../src/storage/s3.js";
 
 const MiB = 1024 * 1024;
-const self = fileURLToPath(import.meta.url);
-const repo = path.resolve(path.dirname(self), "..");
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const workerScript = path.join(repo, "bench", "storage-worker.mjs");
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
-type Op = "copy-file" | "stream-copy" | "fs-put" | "fs-get" | "s3-put" | "s3-get";
 interface Sample {
   seconds: number;
-  peakRssMiB: number;
+  peakRssMiB?: number;
 }
-
-async function openStore(driver: "fs" | "s3", root: string): Promise<ObjectStore> {
-  if (driver === "fs") {
-    const { fsStore } = await import("../src/storage/fs.js");
-    return fsStore({ root });
-  }
-  const { s3Store } = await import("../src/storage/s3.js");
-  const env = process.env;
-  return s3Store({
-    endpoint: env.TDF_TEST_S3_ENDPOINT ?? "",
-    region: env.TDF_TEST_S3_REGION ?? "garage",
-    accessKeyId: env.TDF_TEST_S3_ACCESS_KEY_ID ?? "",
-    secretAccessKey: env.TDF_TEST_S3_SECRET_ACCESS_KEY ?? "",
-  });
-}
-
-/** One timed operation, in this (child) process. */
-async function worker(op: Op, dir: string, bucket: string): Promise<Sample> {
-  const source = path.join(dir, "source.bin");
-  const target = path.join(dir, `target-${op}.bin`);
-  const driver = op.startsWith("s3") ? "s3" : "fs";
-  const store = op.endsWith("put") || op.endsWith("get") ? await openStore(driver, path.join(dir, "store")) : undefined;
-  const started = process.hrtime.bigint();
-  if (op === "copy-file") await fsp.copyFile(source, target);
-  else if (op === "stream-copy") await pipeline(createReadStream(source), createWriteStream(target));
-  else if (op.endsWith("put")) await store?.put(bucket, "bench/object.bin", createReadStream(source));
-  else {
-    const object = await store?.get(bucket, "bench/object.bin");
-    if (!object) throw new Error("the benchmark object is missing");
-    await pipeline(object.body, createWriteStream(target));
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await fsp.rm(target, { force: true });
-  return { seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
-}
-
-function runWorker(op: Op, dir: string, bucket: string): Sample {
-  const out = execFileSync(process.execPath, ["--import", "tsx", self, "--worker", op, dir, bucket], {
-    cwd: repo,
-    encoding: "utf8",
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return JSON.parse(out) as Sample;
-}
+type Op = "cp" | "stream-copy" | "curl-put" | "curl-get" | "fs-put" | "fs-get" | "s3-put" | "s3-get";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,6 +40,44 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 };
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+function timed(command: string, args: string[]): Sample {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(command, args, { stdio: ["ignore", "ignore", "inherit"] });
+  if (result.status !== 0) throw new Error(`${command} failed with status ${result.status}`);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function run(op: Op, dir: string, bucket: string): Sample {
+  const source = path.join(dir, "source.bin");
+  const target = path.join(dir, `target-${op}.bin`);
+  const env = process.env;
+  // curl signs with SigV4 like the SDK; radosgw wants the payload-hash header curl 7.88 omits.
+  const curl = (extra: string[]) =>
+    timed("curl", [
+      "-sSf",
+      "--aws-sigv4",
+      `aws:amz:${env.TDF_TEST_S3_REGION}:s3`,
+      "--user",
+      `${env.TDF_TEST_S3_ACCESS_KEY_ID}:${env.TDF_TEST_S3_SECRET_ACCESS_KEY}`,
+      "-H",
+      "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+      ...extra,
+      `${env.TDF_TEST_S3_ENDPOINT}/${bucket}/bench/curl.bin`,
+    ]);
+  try {
+    if (op === "cp") return timed("cp", [source, target]);
+    if (op === "curl-put") return curl(["-T", source]);
+    if (op === "curl-get") return curl(["-o", target]);
+    const out = execFileSync(process.execPath, [workerScript, op, dir, bucket], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    return JSON.parse(out) as Sample;
+  } finally {
+    spawnSync("rm", ["-f", target]);
+  }
+}
 
 /** Makes sure a real S3 server is there: the one in TDF_TEST_S3_*, or one started for this run. */
 function ensureS3Server(): (() => void) | undefined {
@@ -97,9 +94,16 @@ function ensureS3Server(): (() => void) | undefined {
 
 async function main(): Promise<void> {
   const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 256);
-  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-bench-storage-"));
   const stopServer = ensureS3Server();
+  const env = process.env;
+  const s3 = s3Store({
+    endpoint: env.TDF_TEST_S3_ENDPOINT ?? "",
+    region: env.TDF_TEST_S3_REGION ?? "garage",
+    accessKeyId: env.TDF_TEST_S3_ACCESS_KEY_ID ?? "",
+    secretAccessKey: env.TDF_TEST_S3_SECRET_ACCESS_KEY ?? "",
+  });
   const bucket = `tdf-bench-${randomBytes(4).toString("hex")}`;
   try {
     // Random bytes, so nothing along the way can compress or deduplicate them.
@@ -111,24 +115,25 @@ async function main(): Promise<void> {
       ),
       createWriteStream(path.join(dir, "source.bin")),
     );
-    for (const driver of ["fs", "s3"] as const)
-      await (await openStore(driver, path.join(dir, "store"))).ensureBucket(bucket);
+    await fsp.mkdir(path.join(dir, "store", bucket), { recursive: true });
+    await s3.ensureBucket(bucket);
 
-    const ops: Op[] = ["copy-file", "stream-copy", "fs-put", "fs-get", "s3-put", "s3-get"];
+    const ops: Op[] = ["cp", "stream-copy", "fs-put", "fs-get", "curl-put", "curl-get", "s3-put", "s3-get"];
     const samples = new Map<Op, Sample[]>(ops.map((op) => [op, []]));
-    for (let run = 0; run < runs; run++) {
-      for (const op of ops) samples.get(op)?.push(runWorker(op, dir, bucket));
-    }
+    for (let i = 0; i < runs; i++) for (const op of ops) samples.get(op)?.push(run(op, dir, bucket));
+
     const rate = (op: Op) => sizeMiB / median((samples.get(op) ?? []).map((s) => s.seconds));
-    const rss = (op: Op) => round(Math.max(...(samples.get(op) ?? []).map((s) => s.peakRssMiB)), 1);
-    const baseline = rate("copy-file");
-    const driverFigures = (driver: "fs" | "s3") => ({
-      putMiBps: round(rate(`${driver}-put`)),
-      getMiBps: round(rate(`${driver}-get`)),
-      putVsCopy: round(rate(`${driver}-put`) / baseline, 3),
-      getVsCopy: round(rate(`${driver}-get`) / baseline, 3),
-      putPeakRssMiB: rss(`${driver}-put`),
-      getPeakRssMiB: rss(`${driver}-get`),
+    const rss = (op: Op) => round(Math.max(...(samples.get(op) ?? []).map((s) => s.peakRssMiB ?? 0)), 1);
+    const cp = rate("cp");
+    const driver = (name: "fs" | "s3") => ({
+      putMiBps: round(rate(`${name}-put`)),
+      getMiBps: round(rate(`${name}-get`)),
+      putVsCp: round(rate(`${name}-put`) / cp, 3),
+      getVsCp: round(rate(`${name}-get`) / cp, 3),
+      putVsStreamCopy: round(rate(`${name}-put`) / rate("stream-copy"), 3),
+      getVsStreamCopy: round(rate(`${name}-get`) / rate("stream-copy"), 3),
+      putPeakRssMiB: rss(`${name}-put`),
+      getPeakRssMiB: rss(`${name}-get`),
     });
     const result = {
       bench: "storage",
@@ -136,25 +141,26 @@ async function main(): Promise<void> {
       runs,
       statistic: "median",
       baseline: {
-        copyFileMiBps: round(baseline),
+        cpMiBps: round(cp),
         streamCopyMiBps: round(rate("stream-copy")),
         streamCopyPeakRssMiB: rss("stream-copy"),
       },
-      fs: driverFigures("fs"),
-      s3: { endpoint: process.env.TDF_TEST_S3_ENDPOINT, ...driverFigures("s3") },
-      targets: { minRatioVsCopy: 0.5, maxPeakRssMiB: 150 },
+      fs: driver("fs"),
+      s3: {
+        ...driver("s3"),
+        curlPutMiBps: round(rate("curl-put")),
+        curlGetMiBps: round(rate("curl-get")),
+        putVsCurl: round(rate("s3-put") / rate("curl-put"), 3),
+        getVsCurl: round(rate("s3-get") / rate("curl-get"), 3),
+      },
+      targets: { minRatioVsCp: 0.5, maxPeakRssMiB: 150 },
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    await (await openStore("s3", dir)).delete(bucket, "bench/object.bin").catch(() => {});
+    for (const key of ["bench/object.bin", "bench/curl.bin"]) await s3.delete(bucket, key).catch(() => {});
     await fsp.rm(dir, { recursive: true, force: true });
     stopServer?.();
   }
 }
 
-if (process.argv[2] === "--worker") {
-  const [op, dir, bucket] = process.argv.slice(3) as [Op, string, string];
-  process.stdout.write(JSON.stringify(await worker(op, dir, bucket)));
-} else {
-  await main();
-}
+await main();

@@ -117,6 +117,11 @@ keyring = $DIR/\$name.keyring
 
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
+# rgw reclaims the data of deleted and overwritten objects hours later by default; the memstore OSD
+# keeps everything in RAM, so reclaim within seconds or a benchmark fills it and writes block.
+rgw gc obj min wait = 0
+rgw gc processor period = 5
+rgw gc processor max time = 5
 EOF
 
   log "starting mon"

@@ -41,7 +41,7 @@ export interface S3StoreOptions {
   socketTimeoutMs?: number;
   /** Multipart part size in bytes (default 8 MiB; S3's minimum is 5 MiB). */
   partSize?: number;
-  /** Parts uploaded at once; memory use is about `partSize × queueSize` (default 4). */
+  /** Parts uploaded at once; memory use is about `partSize × queueSize` (default 3). */
   queueSize?: number;
 }
 
@@ -225,7 +225,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           Metadata: putOptions.metadata,
         },
         partSize: options.partSize ?? 8 * MiB,
-        queueSize: options.queueSize ?? 4,
+        queueSize: options.queueSize ?? 3,
         leavePartsOnError: false,
       });
       try {
