@@ -5,7 +5,7 @@ import { configVariables } from "../src/core/config.js";
 
 test("the README's configuration table lists every variable the configuration reads", async () => {
   const readme = await fsp.readFile(new URL("../README.md", import.meta.url), "utf8");
-  const documented = new Set([...readme.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+  const documented = new Set([...readme.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]));
   assert.deepEqual(
     configVariables.map((v) => v.name).filter((name) => !documented.has(name)),
     [],
