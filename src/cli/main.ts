@@ -8,6 +8,7 @@ import { type Config, type Env, loadConfig, redactedConfig, secretValues } from 
 import { isTdfError, UsageError } from "../core/errors.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { createRedactor } from "../core/redact.js";
+import { registerCodeCommands } from "./code.js";
 import { registerStoreCommands } from "./store.js";
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 70 } as const;
@@ -67,6 +68,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
     });
 
   registerStoreCommands(program, context);
+  registerCodeCommands(program, context, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -34,10 +34,24 @@ export type StorageConfig =
       airflow: S3Credentials | undefined;
     };
 
+export interface CodePackageConfig {
+  /** Ed25519 private key (PEM text, or the path of a PEM file) that signs manifests on publish. */
+  signingKey: string | undefined;
+  /** Ed25519 public key (PEM text or path) that verifies manifests before code runs. */
+  verifyKey: string | undefined;
+  /** Extra paths packed beside `dist/`, `package.json` and the lockfile. */
+  include: string[];
+  /** Largest archive `tdf code pack` accepts, in bytes. */
+  maxBytes: number;
+  /** Git SHAs that `tdf code gc` never deletes. */
+  pinned: string[];
+}
+
 export interface Config {
   /** Where embedded state lives (`TDF_HOME`, default `<cwd>/.tdf`). */
   home: string;
   storage: StorageConfig;
+  codepkg: CodePackageConfig;
   mlflow: { trackingUri: string | undefined; s3EndpointUrl: string | undefined };
   docker: { registryUrl: string | undefined; imagePrefix: string };
   training: { maxEpochs: number; batchSize: number; learningRate: number };
@@ -84,6 +98,23 @@ export const configVariables = [
   { name: "GARAGE_CICD_SECRET_ACCESS_KEY", default: "", description: "CI/CD secret key. Secret." },
   { name: "GARAGE_AIRFLOW_ACCESS_KEY_ID", default: "", description: "Runtime key id (Airflow containers)." },
   { name: "GARAGE_AIRFLOW_SECRET_ACCESS_KEY", default: "", description: "Runtime secret key. Secret." },
+  {
+    name: "TDF_SIGNING_KEY",
+    default: "",
+    description: "Ed25519 private key (PEM, or a PEM file's path) that signs code manifests. Secret.",
+  },
+  {
+    name: "TDF_VERIFY_KEY",
+    default: "",
+    description: "Ed25519 public key (PEM or path) that code must be signed with.",
+  },
+  { name: "TDF_PACKAGE_INCLUDE", default: "", description: "Comma-separated extra paths to pack with the code." },
+  { name: "TDF_PACKAGE_MAX_MIB", default: "50", description: "Largest code archive `tdf code pack` accepts, in MiB." },
+  {
+    name: "TDF_PINNED_CODE_VERSIONS",
+    default: "",
+    description: "Comma-separated git SHAs `tdf code gc` never deletes.",
+  },
   { name: "MLFLOW_TRACKING_URI", default: "(unset: local SQLite tracker)", description: "MLflow tracking server URL." },
   { name: "MLFLOW_S3_ENDPOINT_URL", default: "GARAGE_ENDPOINT", description: "S3 endpoint for MLflow artifacts." },
   { name: "DOCKER_REGISTRY_URL", default: "", description: "Registry of the base images." },
@@ -97,6 +128,7 @@ export const configVariables = [
 
 /** The variables whose values are secrets: never logged, never in an error, never in an archive. */
 export const secretVariables = [
+  "TDF_SIGNING_KEY",
   "GARAGE_CICD_SECRET_ACCESS_KEY",
   "GARAGE_AIRFLOW_SECRET_ACCESS_KEY",
   "MLFLOW_TRACKING_PASSWORD",
@@ -219,6 +251,23 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     else problem("ENABLE_METRICS", `must be "true" or "false", got "${value("ENABLE_METRICS")}".`);
   }
 
+  const list = (name: string): string[] =>
+    (value(name) ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const pinned = list("TDF_PINNED_CODE_VERSIONS");
+  for (const sha of pinned) {
+    if (!/^[0-9a-f]{40}$/.test(sha))
+      problem("TDF_PINNED_CODE_VERSIONS", `"${sha}" is not a full 40-character git SHA.`);
+  }
+  const include = list("TDF_PACKAGE_INCLUDE");
+  for (const entry of include) {
+    if (path.isAbsolute(entry) || entry.split(/[\\/]/).includes("..")) {
+      problem("TDF_PACKAGE_INCLUDE", `"${entry}" must be a path inside the project (relative, without "..").`);
+    }
+  }
+
   const alertEmail = value("ALERT_EMAIL");
   if (alertEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
     problem("ALERT_EMAIL", `"${alertEmail}" is not an email address.`);
@@ -240,6 +289,13 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       batchSize: number("TRAINING_BATCH_SIZE", 10, { integer: true, min: 1 }),
       learningRate: number("TRAINING_LEARNING_RATE", 0.01, { min: Number.MIN_VALUE }),
     },
+    codepkg: {
+      signingKey: value("TDF_SIGNING_KEY"),
+      verifyKey: value("TDF_VERIFY_KEY"),
+      include,
+      maxBytes: number("TDF_PACKAGE_MAX_MIB", 50, { min: Number.MIN_VALUE }) * 1024 * 1024,
+      pinned,
+    },
     alertEmail,
     enableMetrics,
     logLevel: logLevel as LogLevel,
@@ -252,7 +308,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 export function redactedConfig(config: Config): unknown {
   return JSON.parse(
     JSON.stringify(config, (key, value) =>
-      key === "secretAccessKey" && typeof value === "string" ? "[REDACTED]" : (value ?? null),
+      (key === "secretAccessKey" || key === "signingKey") && typeof value === "string" ? "[REDACTED]" : (value ?? null),
     ),
   );
 }

@@ -1,0 +1,208 @@
+/** `tdf code …`: the CI side of code packages (pack, sign, publish, versions, promote, resolve, gc). */
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { type Command, Option } from "commander";
+import type { Env } from "../core/config.js";
+import { TdfError, UsageError } from "../core/errors.js";
+import type { CliContext } from "./main.js";
+
+/** CI provenance from the environment CI systems set (GitHub Actions first, then generic names). */
+function provenanceFrom(env: Env) {
+  if (env.GITHUB_ACTIONS === "true") {
+    return {
+      system: "github-actions",
+      runId: env.GITHUB_RUN_ID,
+      actor: env.GITHUB_ACTOR,
+      workflow: env.GITHUB_WORKFLOW,
+      repository: env.GITHUB_REPOSITORY,
+    };
+  }
+  if (env.CI) {
+    return {
+      system: "ci",
+      runId: env.CI_PIPELINE_ID ?? env.BUILD_ID,
+      actor: env.CI_ACTOR ?? env.USER,
+      workflow: undefined,
+      repository: undefined,
+    };
+  }
+  return undefined;
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+const kib = (bytes: number | undefined) => (bytes === undefined ? "?" : `${(bytes / 1024).toFixed(0)} KiB`);
+
+export function registerCodeCommands(program: Command, context: CliContext, env: Env): void {
+  const { io } = context;
+  const codepkg = () => import("../codepkg/index.js");
+  const open = async (role: "cicd" | "runtime") => {
+    const { openStore } = await import("../storage/index.js");
+    const config = context.config();
+    return { store: await openStore(config, role), bucket: config.storage.buckets.code };
+  };
+  const say = (message: string) => io.stderr.write(`${message}\n`);
+  const shaOption = () => new Option("--sha <sha>", "the git SHA to record when packing outside a git repository");
+
+  const code = program
+    .command("code")
+    .description("pack, publish and manage code packages (the hybrid deployment's code side)");
+
+  code
+    .command("keygen")
+    .description("make an Ed25519 key pair for signing manifests (TDF_SIGNING_KEY / TDF_VERIFY_KEY)")
+    .addOption(new Option("--out <dir>", "folder for the two PEM files").default("."))
+    .action(async (options: { out: string }) => {
+      const { generateSigningKeyPair } = await codepkg();
+      const dir = path.resolve(io.cwd, options.out);
+      const privatePath = path.join(dir, "tdf-signing.key.pem");
+      const publicPath = path.join(dir, "tdf-signing.pub.pem");
+      const { privateKeyPem, publicKeyPem } = generateSigningKeyPair();
+      await fsp.mkdir(dir, { recursive: true });
+      try {
+        // wx: never overwrite a key someone may already rely on.
+        await fsp.writeFile(privatePath, privateKeyPem, { flag: "wx", mode: 0o600 });
+      } catch (cause) {
+        throw new TdfError("KEY_EXISTS", `${privatePath} already exists; move it away or choose another --out.`, {
+          cause,
+        });
+      }
+      await fsp.writeFile(publicPath, publicKeyPem, { flag: "wx" });
+      io.stdout.write(
+        `private key: ${privatePath} (set TDF_SIGNING_KEY in CI; keep it secret)\npublic key:  ${publicPath} (set TDF_VERIFY_KEY where code runs)\n`,
+      );
+    });
+
+  code
+    .command("pack")
+    .description("pack the built code into code-<sha>.tar.gz and its manifest")
+    .addOption(new Option("--out <dir>", "output folder (default: <TDF_HOME>/packages)"))
+    .addOption(shaOption())
+    .action(async (options: { out?: string; sha?: string }) => {
+      const { pack } = await codepkg();
+      const config = context.config();
+      const result = await pack({
+        root: io.cwd,
+        outDir: path.resolve(io.cwd, options.out ?? path.join(config.home, "packages")),
+        include: config.codepkg.include,
+        maxBytes: config.codepkg.maxBytes,
+        sha: options.sha,
+        signingKey: config.codepkg.signingKey,
+        provenance: provenanceFrom(env),
+      });
+      const { archive, git } = result.manifest;
+      io.stdout.write(
+        `${result.archivePath}\n${result.manifestPath}\n${result.signaturePath ? `${result.signaturePath}\n` : ""}` +
+          `${short(git.sha)}${git.dirty ? " (dirty)" : ""}: ${archive.fileCount} files, ${kib(archive.size)}, sha256 ${archive.sha256}\n`,
+      );
+    });
+
+  code
+    .command("publish")
+    .description("pack, upload, validate, and move latest (uses the CI key, GARAGE_CICD_*)")
+    .addOption(new Option("--allow-dirty", "publish a checkout with uncommitted changes"))
+    .addOption(shaOption())
+    .action(async (options: { allowDirty?: boolean; sha?: string }) => {
+      const { publish } = await codepkg();
+      const config = context.config();
+      const { store, bucket } = await open("cicd");
+      const result = await publish({
+        store,
+        bucket,
+        root: io.cwd,
+        include: config.codepkg.include,
+        maxBytes: config.codepkg.maxBytes,
+        sha: options.sha,
+        signingKey: config.codepkg.signingKey,
+        provenance: provenanceFrom(env),
+        allowDirty: options.allowDirty,
+        onProgress: say,
+      });
+      io.stdout.write(`${result.sha}\n`);
+    });
+
+  code
+    .command("versions")
+    .description("list published releases, newest first")
+    .addOption(new Option("--limit <n>", "how many").default("20"))
+    .addOption(new Option("--json", "one JSON object per line"))
+    .action(async (options: { limit: string; json?: boolean }) => {
+      const { listVersions } = await codepkg();
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit must be a positive whole number, got "${options.limit}".`);
+      const { store, bucket } = await open("runtime");
+      const rows = await listVersions(store, bucket, limit);
+      if (rows.length === 0) say(`no code has been published to bucket "${bucket}" yet`);
+      for (const row of rows) {
+        const line = options.json
+          ? JSON.stringify(row)
+          : [
+              row.latest ? "*" : " ",
+              short(row.sha),
+              row.publishedAt,
+              kib(row.size).padStart(9),
+              `deps ${row.dependencyHash?.slice(0, 12) ?? "?"}`,
+              row.by ?? "?",
+              row.available ? "" : "(archive deleted)",
+            ]
+              .join("  ")
+              .trimEnd();
+        io.stdout.write(`${line}\n`);
+      }
+    });
+
+  code
+    .command("promote")
+    .description("point latest at a published release (rollback or roll-forward)")
+    .argument("<version>", "a git SHA or a unique prefix of at least 7 characters")
+    .action(async (version: string) => {
+      const { promote } = await codepkg();
+      const { store, bucket } = await open("cicd");
+      const result = await promote(store, bucket, version, {
+        by: provenanceFrom(env)?.actor ?? os.userInfo().username,
+      });
+      say(
+        result.moved
+          ? `latest now points at ${short(result.sha)}${result.previousSha ? ` (was ${short(result.previousSha)})` : ""}`
+          : `latest already points at ${short(result.sha)}`,
+      );
+      io.stdout.write(`${result.sha}\n`);
+    });
+
+  code
+    .command("resolve")
+    .description("print the full SHA and manifest of latest, a SHA, or a unique prefix")
+    .argument("<version>", "latest, a git SHA, or a unique prefix of at least 7 characters")
+    .action(async (version: string) => {
+      const { resolveVersion } = await codepkg();
+      const { store, bucket } = await open("runtime");
+      const resolved = await resolveVersion(store, bucket, version);
+      io.stdout.write(`${resolved.sha}\n${Buffer.from(resolved.manifestBytes).toString("utf8")}`);
+    });
+
+  code
+    .command("gc")
+    .description("delete old packages, never latest, the newest N, or pinned SHAs")
+    .requiredOption("--keep <n>", "how many of the most recently published packages to keep")
+    .addOption(new Option("--dry-run", "print what would be deleted, delete nothing"))
+    .action(async (options: { keep: string; dryRun?: boolean }) => {
+      const { collectGarbage } = await codepkg();
+      const keep = Number(options.keep);
+      if (!Number.isInteger(keep) || keep < 1)
+        throw new UsageError(`--keep must be a whole number of at least 1, got "${options.keep}".`);
+      const { store, bucket } = await open("cicd");
+      const result = await collectGarbage(store, bucket, {
+        keep,
+        pinned: context.config().codepkg.pinned,
+        dryRun: options.dryRun,
+      });
+      const verb = result.dryRun ? "would delete" : "deleted";
+      for (const pkg of result.deleted)
+        io.stdout.write(`${verb} ${short(pkg.sha)}  ${kib(pkg.bytes)}  ${pkg.keys.join(" ")}\n`);
+      for (const pkg of result.kept) io.stdout.write(`kept ${short(pkg.sha)}  ${pkg.reason}\n`);
+      io.stdout.write(
+        `${verb} ${result.deleted.length} package(s), ${kib(result.bytesFreed)} ${result.dryRun ? "would be " : ""}freed\n`,
+      );
+    });
+}

@@ -1,0 +1,22 @@
+/**
+ * The dependency hash: what the base image's dependencies are made from (the lockfile and the
+ * `docker/` folder). Publishing records it in each manifest and the same hash tags the base image, so
+ * "does this code run on that image" is a comparison, not a guess.
+ */
+import { createHash } from "node:crypto";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { walkFiles } from "./files.js";
+
+export const lockfileName = "package-lock.json";
+export const dockerDir = "docker";
+
+export async function dependencyHash(root: string): Promise<string> {
+  const files = [lockfileName, ...(await walkFiles(root, dockerDir))];
+  const hash = createHash("sha256");
+  for (const file of files) {
+    const content = await fsp.readFile(path.join(root, file));
+    hash.update(`${file}\0${createHash("sha256").update(content).digest("hex")}\n`);
+  }
+  return hash.digest("hex");
+}

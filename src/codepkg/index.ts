@@ -1,0 +1,12 @@
+export { dependencyHash } from "./deps-hash.js";
+export { CodePackageError, type CodePackageErrorCode } from "./errors.js";
+export { collectGarbage, type GcOptions, type GcResult } from "./gc.js";
+export * from "./layout.js";
+export { type Manifest, type Provenance, parseManifest } from "./manifest.js";
+export { type PackOptions, type PackResult, pack } from "./pack.js";
+export { type PromoteResult, promote } from "./promote.js";
+export { type PublishOptions, type PublishResult, publish } from "./publish.js";
+export { type LatestPointer, type ReleaseRecord, readLatestPointer } from "./releases.js";
+export { newestShas, type ResolvedVersion, resolveSha, resolveVersion } from "./resolve.js";
+export { generateSigningKeyPair, loadVerifyKey, verifyManifestSignature } from "./signing.js";
+export { listVersions, type VersionRow } from "./versions.js";
