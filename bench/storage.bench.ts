@@ -41,9 +41,12 @@ const median = (xs: number[]) => {
 };
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
-function timed(command: string, args: string[]): Sample {
+function timed(command: string, args: string[], input?: string): Sample {
   const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const result = spawnSync(command, args, {
+    input,
+    stdio: [input === undefined ? "ignore" : "pipe", "ignore", "inherit"],
+  });
   if (result.status !== 0) throw new Error(`${command} failed with status ${result.status}`);
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
@@ -52,19 +55,24 @@ function run(op: Op, dir: string, bucket: string): Sample {
   const source = path.join(dir, "source.bin");
   const target = path.join(dir, `target-${op}.bin`);
   const env = process.env;
-  // curl signs with SigV4 like the SDK; radosgw wants the payload-hash header curl 7.88 omits.
+  // curl signs with SigV4 like the SDK; radosgw wants the payload-hash header curl 7.88 omits. The
+  // key pair goes in on standard input (-K -), never on a command line that `ps` shows.
   const curl = (extra: string[]) =>
-    timed("curl", [
-      "-sSf",
-      "--aws-sigv4",
-      `aws:amz:${env.TDF_TEST_S3_REGION}:s3`,
-      "--user",
-      `${env.TDF_TEST_S3_ACCESS_KEY_ID}:${env.TDF_TEST_S3_SECRET_ACCESS_KEY}`,
-      "-H",
-      "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-      ...extra,
-      `${env.TDF_TEST_S3_ENDPOINT}/${bucket}/bench/curl.bin`,
-    ]);
+    timed(
+      "curl",
+      [
+        "-sSf",
+        "-K",
+        "-",
+        "--aws-sigv4",
+        `aws:amz:${env.TDF_TEST_S3_REGION}:s3`,
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        ...extra,
+        `${env.TDF_TEST_S3_ENDPOINT}/${bucket}/bench/curl.bin`,
+      ],
+      `user = "${env.TDF_TEST_S3_ACCESS_KEY_ID}:${env.TDF_TEST_S3_SECRET_ACCESS_KEY}"\n`,
+    );
   try {
     if (op === "cp") return timed("cp", [source, target]);
     if (op === "curl-put") return curl(["-T", source]);

@@ -162,7 +162,8 @@ EOF
   radosgw -n client.rgw
   wait_for 90 client.rgw s3_answers
 
-  cat >"$DIR/env" <<EOF
+  # The env file holds the test secret: readable by its owner only.
+  (umask 077 && cat >"$DIR/env") <<EOF
 export TDF_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT
 export TDF_TEST_S3_REGION=garage
 export TDF_TEST_S3_ACCESS_KEY_ID=$access

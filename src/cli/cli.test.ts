@@ -98,6 +98,17 @@ test("bad input gets one clear message and a non-zero exit", async () => {
   assert.equal(missingFile.code, 1);
   assert.match(missingFile.stderr, /Cannot read .*no-such-file\.csv; check the path/);
 
+  await fsp.writeFile(path.join(cwd, "one.csv"), "a\n");
+  assert.equal((await tdf(["store", "put", "training-data/one.csv", "one.csv"], { cwd })).code, 0);
+  const badTarget = await tdf(["store", "get", "training-data/one.csv", "no/such/dir/out.csv"], { cwd });
+  assert.equal(badTarget.code, 1);
+  assert.match(badTarget.stderr, /^tdf: Cannot write .*no\/such\/dir\/out\.csv: .*; check the path\.\n$/);
+
+  await fsp.mkdir(path.join(cwd, "a-folder"), { recursive: true });
+  const folder = await tdf(["store", "put", "training-data/x.csv", "a-folder"], { cwd });
+  assert.equal(folder.code, 1);
+  assert.match(folder.stderr, /a-folder is not a file/);
+
   const noKey = await tdf(["store", "get", "training-data"], { cwd });
   assert.equal(noKey.code, 2);
   assert.match(noKey.stderr, /names a bucket but no object/);

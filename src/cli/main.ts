@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { type Config, type Env, loadConfig, redactedConfig, secretValues } from "../core/config.js";
 import { isTdfError, UsageError } from "../core/errors.js";
-import { createLogger, type Logger } from "../core/logger.js";
 import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
 import { registerStoreCommands } from "./store.js";
@@ -20,11 +19,10 @@ export interface CliIo {
   cwd: string;
 }
 
-/** What every command gets: the configuration and a logger, both made on first use. */
+/** What every command gets: the configuration, parsed on first use. */
 export interface CliContext {
   io: CliIo;
   config(): Config;
-  logger(): Logger;
 }
 
 // The same relative path from src/cli and dist/cli.
@@ -35,16 +33,11 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
 export async function main(argv: readonly string[], env: Env, io: CliIo): Promise<number> {
   const redact = createRedactor(secretValues(env));
   let config: Config | undefined;
-  let logger: Logger | undefined;
   const context: CliContext = {
     io,
     config: () => {
       config ??= loadConfig(env, io.cwd);
       return config;
-    },
-    logger: () => {
-      logger ??= createLogger({ level: context.config().logLevel, secrets: secretValues(env) });
-      return logger;
     },
   };
 

@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { type Command, Option } from "commander";
 import { writeFileAtomic } from "../core/atomic-file.js";
 import { TdfError, UsageError } from "../core/errors.js";
+import { StorageError } from "../storage/errors.js";
 import type { ObjectStore, PutOptions, StoreRole } from "../storage/index.js";
 import type { CliContext } from "./main.js";
 
@@ -86,13 +87,29 @@ export function registerStoreCommands(program: Command, context: CliContext): vo
       const s = await open(options);
       const object = await s.get(bucket, key);
       if (object === null) {
-        throw new TdfError(
+        throw new StorageError(
           "STORAGE_NO_SUCH_KEY",
           `There is no object ${bucket}/${key} in ${s.location}; check the key with \`tdf store ls ${bucket}\`.`,
         );
       }
-      if (file === undefined || file === "-") await pipeline(object.body, io.stdout, { end: false });
-      else await writeFileAtomic(path.resolve(io.cwd, file), object.body);
+      if (file === undefined || file === "-") {
+        await pipeline(object.body, io.stdout, { end: false }).catch((error: unknown) => {
+          // The reader went away (`| head`): not a failure of ours.
+          if ((error as NodeJS.ErrnoException).code !== "EPIPE") throw error;
+        });
+        return;
+      }
+      const destination = path.resolve(io.cwd, file);
+      await writeFileAtomic(destination, object.body).catch((error: unknown) => {
+        if (error instanceof TdfError) throw error;
+        throw new TdfError(
+          "FILE_WRITE_FAILED",
+          `Cannot write ${destination}: ${(error as Error).message}; check the path.`,
+          {
+            cause: error,
+          },
+        );
+      });
     });
 
   store
@@ -121,10 +138,12 @@ export function registerStoreCommands(program: Command, context: CliContext): vo
           body = Readable.from(io.stdin);
         } else {
           const source = path.resolve(io.cwd, file);
-          // Open before contacting the store so a missing file fails fast with its own message.
-          await fsp.access(source).catch((cause: unknown) => {
+          // Checked before contacting the store, so a wrong path fails fast with its own message.
+          const stats = await fsp.stat(source).catch((cause: unknown) => {
             throw new TdfError("FILE_NOT_FOUND", `Cannot read ${source}; check the path.`, { cause });
           });
+          if (!stats.isFile())
+            throw new TdfError("FILE_NOT_FOUND", `${source} is not a file; give the path of a file.`);
           body = createReadStream(source);
         }
         const putOptions: PutOptions = { metadata };

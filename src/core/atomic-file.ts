@@ -18,6 +18,9 @@ export async function writeFileAtomic(target: string, content: Readable | Uint8A
     } else {
       await pipeline(content, createWriteStream(temp, { flags: "wx" }));
     }
+    // On disk before the rename, so a crash cannot leave an empty file under the target's name.
+    const handle = await fsp.open(temp, "r");
+    await handle.sync().finally(() => handle.close());
     await fsp.rename(temp, target);
   } catch (error) {
     await fsp.rm(temp, { force: true });

@@ -5,6 +5,8 @@
  */
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "./errors.js";
+import { isValidBucketName } from "./names.js";
+import { createRedactor } from "./redact.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -139,16 +141,16 @@ export const secretVariables = [
 
 /** The secret values present in an environment, for the logger's and the CLI's redaction. */
 export function secretValues(env: Env): string[] {
-  return secretVariables.map((name) => env[name]).filter((v): v is string => v !== undefined && v.length > 0);
+  // Trimmed as loadConfig trims them: a secret read from a file often ends with a newline.
+  return secretVariables.map((name) => env[name]?.trim()).filter((v): v is string => v !== undefined && v.length > 0);
 }
-
-// S3 bucket naming rules, the subset every S3 server (Garage included) enforces.
-const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Parses and validates the configuration; throws one `ConfigError` listing every problem. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const problems: ConfigProblem[] = [];
-  const problem = (variable: string, message: string) => problems.push({ variable, message });
+  // A secret pasted into the wrong variable must not be echoed back in the error.
+  const redact = createRedactor(secretValues(env));
+  const problem = (variable: string, message: string) => problems.push({ variable, message: redact(message) });
   const value = (name: string): string | undefined => {
     const v = env[name]?.trim();
     return v === undefined || v === "" ? undefined : v;
@@ -187,7 +189,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 
   const bucket = (name: string, fallback: string): string => {
     const v = value(name) ?? fallback;
-    if (!bucketPattern.test(v) || v.includes("..")) {
+    if (!isValidBucketName(v)) {
       problem(name, `"${v}" is not a valid bucket name (3–63 characters: lowercase letters, digits, dots, hyphens).`);
     }
     return v;

@@ -61,3 +61,26 @@ test("the redactor removes secrets from error text, and a secret in a bad value 
     assert.ok(!redact(error.message).includes(secret));
   }
 });
+
+test("a secret with surrounding whitespace (as read from a file) is redacted too", () => {
+  const padded = { ...env, GARAGE_AIRFLOW_SECRET_ACCESS_KEY: "  padded-secret-value-xyz\n" };
+  const config = loadConfig(padded);
+  const { lines, stream } = capture();
+  const logger = createLogger({ secrets: secretValues(padded), destination: stream });
+  logger.info({ config }, "resolved");
+  logger.info("using padded-secret-value-xyz");
+  assert.equal(lines.length, 2);
+  for (const line of lines) assert.ok(!line.includes("padded-secret-value-xyz"), line);
+});
+
+test("a configuration error never echoes a secret, even one set in the wrong variable", () => {
+  const secret = "wrong-place-secret-123";
+  try {
+    loadConfig({ ...env, GARAGE_AIRFLOW_SECRET_ACCESS_KEY: secret, TRAINING_MAX_EPOCHS: secret });
+    assert.fail("expected a ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /TRAINING_MAX_EPOCHS/);
+    assert.ok(!error.message.includes(secret), error.message);
+  }
+});

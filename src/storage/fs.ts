@@ -1,20 +1,26 @@
 /**
  * The embedded object store: each bucket is a folder under `root`, each object a plain file, so a
- * person can look at (or drop in) files by hand. Content type and metadata live in a parallel tree
- * under `root/.meta/`, and temporary files under `root/.tmp/` (bucket names cannot start with a dot,
- * so neither can collide with a bucket).
+ * person can look at (or drop in) files by hand.
  *
- * Writes are atomic: content goes to a temporary file on the same filesystem and is renamed into
- * place, so a reader sees the old object or the new one, never half of one.
+ * Writes are atomic: content goes to a temporary file under `root/.tmp/` (same filesystem) and is
+ * renamed into place, so a reader sees the old object or the new one, never half of one. That rename
+ * is the only commit point: content type, metadata and ETag are recorded beforehand under
+ * `root/.meta/`, keyed by the content file's inode (which a rename keeps) and checked against its size
+ * and mtime, so a record always describes exactly the file it was written for. A file without a
+ * matching record (dropped in by hand) gets its MD5 computed once and recorded.
+ *
+ * Bucket names cannot start with a dot, so `.tmp` and `.meta` never collide with a bucket. Symbolic
+ * links are not followed: an object is a regular file inside its bucket's folder.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { type BigIntStats, createReadStream, createWriteStream, type Dirent } from "node:fs";
+import { type BigIntStats, constants, createReadStream, createWriteStream, type Dirent } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StorageError } from "./errors.js";
 import { assertBucket, assertKey, assertMetadata, assertPrefix } from "./keys.js";
+import { discardBody, readAll, withTypedErrors } from "./stream.js";
 import type { ObjectBody, ObjectEntry, ObjectInfo, ObjectStore, PutOptions, StoredObject } from "./types.js";
 
 export interface FsStoreOptions {
@@ -22,46 +28,49 @@ export interface FsStoreOptions {
   root: string;
 }
 
-/**
- * What the metadata file records. `size`, `mtimeNs` and `ino` fingerprint the content file it was
- * written with: a content file that does not match (dropped in by hand, or overwritten by a
- * concurrent writer) is described from the file itself instead, with its MD5 computed on demand.
- */
 interface MetaRecord {
   size: number;
   mtimeNs: string;
-  ino: string;
   etag: string;
   contentType?: string;
   metadata: Record<string, string>;
 }
 
+// Temporary files older than this were left by a killed process and are removed.
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+const isAbsence = (error: unknown) => errno(error) === "ENOENT" || errno(error) === "ENOTDIR";
+
 export function fsStore(options: FsStoreOptions): ObjectStore {
   const root = path.resolve(options.root);
   const tmpDir = path.join(root, ".tmp");
+  const metaDir = path.join(root, ".meta");
+  const bucketDir = (bucket: string) => path.join(root, bucket);
   const dataPath = (bucket: string, key: string) => path.join(root, bucket, ...key.split("/"));
-  const metaPath = (bucket: string, key: string) => path.join(root, ".meta", bucket, ...key.split("/"));
+  const metaPath = (stats: BigIntStats) => path.join(metaDir, `${stats.dev}-${stats.ino}.json`);
+  let tempsSwept = false;
 
   const fail = (error: unknown, action: string, bucket: string, key?: string): StorageError => {
     if (error instanceof StorageError) return error;
     const where = key === undefined ? `bucket "${bucket}"` : `${bucket}/${key}`;
+    const context = { bucket, key };
     const code = errno(error);
     if (code === "EACCES" || code === "EPERM") {
       return new StorageError(
         "STORAGE_ACCESS_DENIED",
         `Permission denied to ${action} ${where} under ${root}; check the permissions of that folder.`,
-        { cause: error, context: { bucket, key } },
+        { cause: error, context },
       );
     }
     if (code === "ENOTDIR" || code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
       return new StorageError(
         "STORAGE_INVALID_KEY",
         `Cannot ${action} ${where}: the filesystem store cannot hold both a key and other keys under it as a folder; choose a different key.`,
-        { cause: error, context: { bucket, key } },
+        { cause: error, context },
       );
     }
     if (code === "ENOSPC") {
@@ -70,7 +79,7 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
         `No space left to ${action} ${where} under ${root}; free some disk space.`,
         {
           cause: error,
-          context: { bucket, key },
+          context,
         },
       );
     }
@@ -79,14 +88,14 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
       `Failed to ${action} ${where} under ${root}: ${(error as Error).message}.`,
       {
         cause: error,
-        context: { bucket, key },
+        context,
       },
     );
   };
 
   const assertBucketExists = async (bucket: string): Promise<void> => {
     try {
-      if ((await fsp.stat(path.join(root, bucket))).isDirectory()) return;
+      if ((await fsp.lstat(bucketDir(bucket))).isDirectory()) return;
     } catch (error) {
       if (errno(error) !== "ENOENT") throw fail(error, "open", bucket);
     }
@@ -97,14 +106,29 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
     );
   };
 
-  const readMeta = async (bucket: string, key: string): Promise<MetaRecord | undefined> => {
+  /**
+   * Whether the folder that holds a key really lies inside its bucket: a symbolic link among the
+   * key's folders could otherwise point anywhere. False when the folder does not exist.
+   */
+  const parentInsideBucket = async (bucket: string, key: string): Promise<boolean> => {
+    let real: string;
     try {
-      return JSON.parse(await fsp.readFile(metaPath(bucket, key), "utf8")) as MetaRecord;
+      real = await fsp.realpath(path.dirname(dataPath(bucket, key)));
     } catch (error) {
-      // Absent or unreadable metadata is not fatal: the content file is the truth.
-      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR" || error instanceof SyntaxError) return undefined;
+      if (isAbsence(error)) return false;
       throw error;
     }
+    const top = await fsp.realpath(bucketDir(bucket));
+    return real === top || real.startsWith(top + path.sep);
+  };
+
+  const writeAtomically = async (target: string, content: string): Promise<void> => {
+    const temp = path.join(tmpDir, `${randomUUID()}.meta`);
+    await fsp.writeFile(temp, content);
+    await fsp.rename(temp, target).catch(async (error: unknown) => {
+      await fsp.rm(temp, { force: true });
+      throw error;
+    });
   };
 
   const md5OfFile = async (file: string): Promise<string> => {
@@ -113,25 +137,35 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
     return hash.digest("hex");
   };
 
-  const describe = async (bucket: string, key: string, file: string, stats: BigIntStats): Promise<ObjectInfo> => {
-    const meta = await readMeta(bucket, key);
-    const matches =
-      meta !== undefined &&
-      meta.size === Number(stats.size) &&
-      meta.mtimeNs === stats.mtimeNs.toString() &&
-      meta.ino === stats.ino.toString();
+  const describe = async (key: string, file: string, stats: BigIntStats): Promise<ObjectInfo> => {
+    const size = Number(stats.size);
+    const mtimeNs = stats.mtimeNs.toString();
+    let record: MetaRecord | undefined;
+    try {
+      record = JSON.parse(await fsp.readFile(metaPath(stats), "utf8")) as MetaRecord;
+    } catch (error) {
+      if (!isAbsence(error) && !(error instanceof SyntaxError)) throw error;
+    }
+    if (record === undefined || record.size !== size || record.mtimeNs !== mtimeNs) {
+      // A file no put wrote: describe it from its bytes, once.
+      record = { size, mtimeNs, etag: await md5OfFile(file), metadata: {} };
+      await fsp.mkdir(metaDir, { recursive: true });
+      await fsp.mkdir(tmpDir, { recursive: true });
+      await writeAtomically(metaPath(stats), JSON.stringify(record)).catch(() => {});
+    }
     return {
       key,
-      size: Number(stats.size),
-      etag: matches ? meta.etag : await md5OfFile(file),
+      size,
+      etag: record.etag,
       lastModified: new Date(Number(stats.mtimeMs)),
-      contentType: matches ? meta.contentType : undefined,
-      metadata: matches ? meta.metadata : {},
+      contentType: record.contentType,
+      metadata: record.metadata,
     };
   };
 
   /** Removes now-empty folders between a deleted key and its bucket, as S3 has no folders to leave. */
-  const pruneEmptyParents = async (top: string, file: string): Promise<void> => {
+  const pruneEmptyParents = async (bucket: string, file: string): Promise<void> => {
+    const top = bucketDir(bucket);
     for (let dir = path.dirname(file); dir.startsWith(top + path.sep); dir = path.dirname(dir)) {
       try {
         await fsp.rmdir(dir);
@@ -141,53 +175,55 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
     }
   };
 
-  /** Renames `from` to `to`, creating `to`'s folder (again, if a concurrent delete pruned it). */
-  const renameInto = async (from: string, to: string): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
-      await fsp.mkdir(path.dirname(to), { recursive: true });
-      try {
-        await fsp.rename(from, to);
-        return;
-      } catch (error) {
-        if (errno(error) !== "ENOENT" || attempt >= 2) throw error;
-      }
+  /** Temporary files of writers that were killed mid-write. */
+  const sweepStaleTemps = async (): Promise<void> => {
+    if (tempsSwept) return;
+    tempsSwept = true;
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
+      const file = path.join(tmpDir, name);
+      const stats = await fsp.stat(file).catch(() => undefined);
+      if (stats && stats.mtimeMs < cutoff) await fsp.rm(file, { force: true });
     }
   };
 
-  const writeTemp = async (body: ObjectBody): Promise<{ file: string; etag: string }> => {
+  /** Writes the body to a temporary file, hashing it; body errors are reported as such. */
+  const writeTemp = async (bucket: string, key: string, body: ObjectBody): Promise<{ file: string; etag: string }> => {
     await fsp.mkdir(tmpDir, { recursive: true });
+    await sweepStaleTemps();
     const file = path.join(tmpDir, randomUUID());
     const hash = createHash("md5");
+    let bodyError: unknown;
     try {
       if (typeof body === "string" || body instanceof Uint8Array) {
         const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
         hash.update(bytes);
-        const handle = await fsp.open(file, "wx");
-        try {
-          await handle.writeFile(bytes);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        await fsp.writeFile(file, bytes, { flag: "wx" });
       } else {
+        body.once("error", (error) => {
+          bodyError = error;
+        });
         const hashing = new Transform({
           transform(chunk: Buffer, _encoding, done) {
             hash.update(chunk);
             done(null, chunk);
           },
         });
-        const out = createWriteStream(file, { flags: "wx", highWaterMark: 1 << 20 });
-        await pipeline(body, hashing, out);
-        const handle = await fsp.open(file, "r");
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        await pipeline(body, hashing, createWriteStream(file, { flags: "wx", highWaterMark: 1 << 20 }));
       }
+      // On disk before the rename publishes it, so a crash cannot leave an empty object behind.
+      const handle = await fsp.open(file, "r");
+      await handle.sync().finally(() => handle.close());
       return { file, etag: hash.digest("hex") };
     } catch (error) {
       await fsp.rm(file, { force: true });
+      if (bodyError !== undefined && error === bodyError) {
+        throw new StorageError(
+          "STORAGE_FAILED",
+          `Reading the content to write to ${bucket}/${key} failed: ${(error as Error).message}; nothing was written.`,
+          { cause: error, context: { bucket, key } },
+        );
+      }
       throw error;
     }
   };
@@ -201,9 +237,13 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
       const file = dataPath(bucket, key);
       let handle: fsp.FileHandle;
       try {
-        handle = await fsp.open(file, "r");
+        if (!(await parentInsideBucket(bucket, key))) {
+          await assertBucketExists(bucket);
+          return null;
+        }
+        handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (error) {
-        if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") {
+        if (isAbsence(error) || errno(error) === "ELOOP") {
           await assertBucketExists(bucket);
           return null;
         }
@@ -216,8 +256,11 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
           await handle.close();
           return null;
         }
-        const info = await describe(bucket, key, file, stats);
-        return { info, body: handle.createReadStream({ highWaterMark: 1 << 20 }) };
+        const info = await describe(key, file, stats);
+        const body = withTypedErrors(handle.createReadStream({ highWaterMark: 1 << 20 }), (error) =>
+          fail(error, "read", bucket, key),
+        );
+        return { info, body };
       } catch (error) {
         await handle.close();
         throw fail(error, "read", bucket, key);
@@ -226,35 +269,47 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
 
     async getBytes(bucket, key) {
       const object = await store.get(bucket, key);
-      if (object === null) return null;
-      const chunks: Buffer[] = [];
-      for await (const chunk of object.body) chunks.push(chunk as Buffer);
-      return new Uint8Array(Buffer.concat(chunks));
+      return object === null ? null : readAll(object.body);
     },
 
     async put(bucket, key, body, options: PutOptions = {}) {
-      assertKey(bucket, key);
-      assertMetadata(bucket, key, options.metadata ?? {});
-      await assertBucketExists(bucket);
       let temp: { file: string; etag: string } | undefined;
-      const metaTemp = path.join(tmpDir, `${randomUUID()}.meta`);
       try {
-        temp = await writeTemp(body);
+        assertKey(bucket, key);
+        assertMetadata(bucket, key, options.metadata ?? {});
+        await assertBucketExists(bucket);
+        temp = await writeTemp(bucket, key, body);
         const stats = await fsp.stat(temp.file, { bigint: true });
         const record: MetaRecord = {
           size: Number(stats.size),
           mtimeNs: stats.mtimeNs.toString(),
-          ino: stats.ino.toString(),
           etag: temp.etag,
           contentType: options.contentType,
           metadata: { ...options.metadata },
         };
-        await fsp.writeFile(metaTemp, JSON.stringify(record));
-        await renameInto(metaTemp, metaPath(bucket, key));
-        await renameInto(temp.file, dataPath(bucket, key));
-        return { etag: temp.etag };
+        await fsp.mkdir(metaDir, { recursive: true });
+        await writeAtomically(metaPath(stats), JSON.stringify(record));
+        const target = dataPath(bucket, key);
+        await fsp.mkdir(path.dirname(target), { recursive: true });
+        if (!(await parentInsideBucket(bucket, key))) {
+          throw new StorageError(
+            "STORAGE_INVALID_KEY",
+            `Cannot write ${bucket}/${key}: a folder on its path is a symbolic link leading out of the bucket; remove the link.`,
+            { context: { bucket, key } },
+          );
+        }
+        const previous = await fsp.lstat(target, { bigint: true }).catch(() => undefined);
+        await fsp.rename(temp.file, target);
+        temp = undefined;
+        if (previous?.isFile()) await fsp.rm(metaPath(previous), { force: true });
+        return { etag: record.etag };
       } catch (error) {
-        await Promise.all([temp && fsp.rm(temp.file, { force: true }), fsp.rm(metaTemp, { force: true })]);
+        discardBody(body);
+        if (temp) {
+          const stats = await fsp.stat(temp.file, { bigint: true }).catch(() => undefined);
+          await fsp.rm(temp.file, { force: true });
+          if (stats) await fsp.rm(metaPath(stats), { force: true });
+        }
         throw fail(error, "write", bucket, key);
       }
     },
@@ -263,11 +318,11 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
       assertKey(bucket, key);
       const file = dataPath(bucket, key);
       try {
-        const stats = await fsp.stat(file, { bigint: true });
-        if (!stats.isFile()) return null;
-        return await describe(bucket, key, file, stats);
+        const stats = await fsp.lstat(file, { bigint: true });
+        if (!stats.isFile() || !(await parentInsideBucket(bucket, key))) return null;
+        return await describe(key, file, stats);
       } catch (error) {
-        if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") {
+        if (isAbsence(error)) {
           await assertBucketExists(bucket);
           return null;
         }
@@ -278,7 +333,6 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
     async *list(bucket, prefix = "") {
       assertPrefix(bucket, prefix);
       await assertBucketExists(bucket);
-      const bucketDir = path.join(root, bucket);
       // Sorting each folder by "name/" for folders and "name" for files yields keys in full-key
       // byte order, as S3 lists them ("a-c" sorts before "a/b").
       const sortKey = (name: string, isDir: boolean) => Buffer.from(isDir ? `${name}/` : name, "utf8");
@@ -291,6 +345,7 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
           throw fail(error, "list", bucket, keyPrefix || undefined);
         }
         entries.sort((a, b) => Buffer.compare(sortKey(a.name, a.isDirectory()), sortKey(b.name, b.isDirectory())));
+        // Dirent types come from lstat: symbolic links are neither files nor folders here.
         for (const entry of entries) {
           const key = keyPrefix + entry.name;
           if (entry.isDirectory()) {
@@ -300,17 +355,17 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
             const file = path.join(dir, entry.name);
             let stats: BigIntStats;
             try {
-              stats = await fsp.stat(file, { bigint: true });
+              stats = await fsp.lstat(file, { bigint: true });
             } catch (error) {
               if (errno(error) === "ENOENT") continue; // deleted while listing
               throw fail(error, "list", bucket, key);
             }
-            const { size, etag, lastModified } = await describe(bucket, key, file, stats);
+            const { size, etag, lastModified } = await describe(key, file, stats);
             yield { key, size, etag, lastModified };
           }
         }
       }
-      yield* walk(bucketDir, "");
+      yield* walk(bucketDir(bucket), "");
     },
 
     async copy(fromBucket, fromKey, toBucket, toKey) {
@@ -332,24 +387,24 @@ export function fsStore(options: FsStoreOptions): ObjectStore {
       assertKey(bucket, key);
       await assertBucketExists(bucket);
       const file = dataPath(bucket, key);
-      const meta = metaPath(bucket, key);
-      for (const target of [file, meta]) {
-        try {
-          await fsp.unlink(target);
-        } catch (error) {
-          // Absent, or a "folder" of other keys: there is no object of that name to delete.
-          const code = errno(error);
-          if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "EISDIR") throw fail(error, "delete", bucket, key);
-        }
+      try {
+        if (!(await parentInsideBucket(bucket, key))) return;
+        const stats = await fsp.lstat(file, { bigint: true });
+        // A folder of other keys is not an object of that name.
+        if (stats.isDirectory()) return;
+        await fsp.unlink(file);
+        await fsp.rm(metaPath(stats), { force: true });
+      } catch (error) {
+        if (isAbsence(error)) return;
+        throw fail(error, "delete", bucket, key);
       }
-      await pruneEmptyParents(path.join(root, bucket), file);
-      await pruneEmptyParents(path.join(root, ".meta", bucket), meta);
+      await pruneEmptyParents(bucket, file);
     },
 
     async ensureBucket(bucket) {
       assertBucket(bucket);
       try {
-        await fsp.mkdir(path.join(root, bucket), { recursive: true });
+        await fsp.mkdir(bucketDir(bucket), { recursive: true });
       } catch (error) {
         throw fail(error, "create", bucket);
       }

@@ -2,13 +2,15 @@
  * Bucket and key rules shared by every driver. They are stricter than S3's own so that a key that
  * works on Garage also works as a path under the filesystem store, and no key can escape its bucket.
  */
+import { isValidBucketName } from "../core/names.js";
 import { StorageError } from "./errors.js";
 
 const MAX_KEY_BYTES = 1024;
-const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+// Most filesystems' limit on one path component.
+const MAX_SEGMENT_BYTES = 255;
 
 export function assertBucket(bucket: string): void {
-  if (!bucketPattern.test(bucket) || bucket.includes("..")) {
+  if (!isValidBucketName(bucket)) {
     throw new StorageError(
       "STORAGE_INVALID_KEY",
       `"${bucket}" is not a valid bucket name: use 3–63 lowercase letters, digits, dots or hyphens.`,
@@ -29,6 +31,11 @@ export function assertKey(bucket: string, key: string): void {
   assertBucket(bucket);
   if (key.length === 0) throw invalid(bucket, key, "is empty; give a key such as client/raw/sales.csv");
   if (key.includes("\0")) throw invalid(bucket, key, "contains a NUL character");
+  // Control characters break listings and logs; lone surrogates have no UTF-8 form, so two different
+  // keys would name the same file or be refused by S3.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  if (/[\x01-\x1f\x7f]/.test(key)) throw invalid(bucket, key, "contains a control character");
+  if (!key.isWellFormed()) throw invalid(bucket, key, "is not valid Unicode (a lone surrogate)");
   if (key.startsWith("/") || /^[A-Za-z]:[\\/]/.test(key))
     throw invalid(bucket, key, "is an absolute path; remove the leading slash");
   if (key.includes("\\")) throw invalid(bucket, key, "contains a backslash; separate folders with /");
@@ -38,6 +45,9 @@ export function assertKey(bucket: string, key: string): void {
     if (segment === "..") throw invalid(bucket, key, 'contains a ".." segment, which could escape the bucket');
     if (segment === ".") throw invalid(bucket, key, 'contains a "." segment');
     if (segment === "") throw invalid(bucket, key, "has an empty segment (a leading, trailing or doubled /)");
+    if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+      throw invalid(bucket, key, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
+    }
   }
 }
 

@@ -25,6 +25,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { StorageError } from "./errors.js";
 import { assertBucket, assertKey, assertMetadata, assertPrefix } from "./keys.js";
+import { discardBody, readAll, withTypedErrors } from "./stream.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./types.js";
 
 export interface S3StoreOptions {
@@ -37,7 +38,7 @@ export interface S3StoreOptions {
   maxAttempts?: number;
   /** Milliseconds to wait for a connection (default 5,000). */
   connectionTimeoutMs?: number;
-  /** Milliseconds a socket may stay idle mid-request (default 120,000). */
+  /** Milliseconds a socket may stay idle mid-request (default 30,000). */
   socketTimeoutMs?: number;
   /** Multipart part size in bytes (default 8 MiB; S3's minimum is 5 MiB). */
   partSize?: number;
@@ -84,7 +85,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     retryMode: "standard",
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
-      socketTimeout: options.socketTimeoutMs ?? 120_000,
+      socketTimeout: options.socketTimeoutMs ?? 30_000,
       httpAgent: new Agent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),
@@ -134,6 +135,13 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           cause: error,
           context,
         },
+      );
+    }
+    if (action === "download" && status === undefined) {
+      return new StorageError(
+        "STORAGE_UNREACHABLE",
+        `The download of ${where} from ${endpoint} was cut short (${code || e.message}); retry, and check the network and the server if it happens again.`,
+        { cause: error, context },
       );
     }
     if (networkCodes.has(code) || (status === undefined && networkCodes.has(e.name ?? ""))) {
@@ -191,7 +199,8 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           contentType: out.ContentType,
           metadata: out.Metadata ?? {},
         };
-        return { info, body: out.Body as Readable };
+        const body = withTypedErrors(out.Body as Readable, (error) => toStorageError(error, "download", bucket, key));
+        return { info, body };
       } catch (error) {
         if ((error as SdkError).name === "NoSuchKey") return null;
         throw toStorageError(error, "read", bucket, key);
@@ -200,19 +209,17 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
 
     async getBytes(bucket, key) {
       const object = await store.get(bucket, key);
-      if (object === null) return null;
-      const chunks: Buffer[] = [];
-      try {
-        for await (const chunk of object.body) chunks.push(chunk as Buffer);
-      } catch (error) {
-        throw toStorageError(error, "read", bucket, key);
-      }
-      return new Uint8Array(Buffer.concat(chunks));
+      return object === null ? null : readAll(object.body);
     },
 
     async put(bucket, key, body, putOptions: PutOptions = {}) {
-      assertKey(bucket, key);
-      assertMetadata(bucket, key, putOptions.metadata ?? {});
+      try {
+        assertKey(bucket, key);
+        assertMetadata(bucket, key, putOptions.metadata ?? {});
+      } catch (error) {
+        discardBody(body);
+        throw error;
+      }
       // Upload sends one PutObject for bodies smaller than a part and a multipart upload otherwise,
       // holding at most queueSize parts in memory; a failed multipart upload is aborted.
       const upload = new Upload({
@@ -296,7 +303,11 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
           }),
         );
       } catch (error) {
-        throw toStorageError(error, "copy", fromBucket, fromKey);
+        const code = (error as SdkError).name;
+        if (code === "NoSuchKey") throw toStorageError(error, "copy", fromBucket, fromKey);
+        // The answer does not say which of the two buckets is missing or forbidden: find out.
+        if (code === "NoSuchBucket") await assertBucketExists(fromBucket);
+        throw toStorageError(error, `copy s3://${fromBucket}/${fromKey} to`, toBucket, toKey);
       }
     },
 

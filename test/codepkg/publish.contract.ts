@@ -140,7 +140,7 @@ export function publishContract(name: string, setup: () => Promise<PublishFixtur
       const sha = await project.commit({ "dist/index.js": "export const answer = 3;\n", "src/index.ts": "3\n" });
       for (const failing of [latestPointerKey, latestArchiveKey]) {
         const faulty = withFaults(store, {
-          before(operation, key) {
+          before(_operation, key) {
             if (key === failing) throw new Error(`injected failure writing ${key}`);
           },
         });

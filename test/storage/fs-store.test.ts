@@ -66,3 +66,40 @@ test("fs: a key that is also a folder of other keys gets a clear error", async (
   await store.put("b-2", "a", "now fine");
   assert.equal(Buffer.from((await store.getBytes("b-2", "a")) ?? []).toString(), "now fine");
 });
+
+test("fs: symbolic links never lead a key out of its bucket", async (t) => {
+  const root = await tempRoot();
+  const outside = await tempRoot();
+  t.after(() =>
+    Promise.all([fsp.rm(root, { recursive: true, force: true }), fsp.rm(outside, { recursive: true, force: true })]),
+  );
+  const store = fsStore({ root });
+  await store.ensureBucket("b-3");
+  await fsp.writeFile(path.join(outside, "secret.txt"), "outside");
+  await fsp.symlink(outside, path.join(root, "b-3", "link"));
+  await fsp.symlink(path.join(outside, "secret.txt"), path.join(root, "b-3", "file-link"));
+
+  assert.equal(await store.get("b-3", "link/secret.txt"), null);
+  assert.equal(await store.head("b-3", "link/secret.txt"), null);
+  assert.equal(await store.get("b-3", "file-link"), null);
+  await assert.rejects(store.put("b-3", "link/written.txt", "x"), /symbolic link leading out of the bucket/);
+  await store.delete("b-3", "link/secret.txt");
+  assert.deepEqual(await fsp.readdir(outside), ["secret.txt"], "something was written or deleted outside the store");
+  const listed: string[] = [];
+  for await (const entry of store.list("b-3")) listed.push(entry.key);
+  assert.deepEqual(listed, []);
+});
+
+test("fs: a copy that cannot be written releases its source", async (t) => {
+  const root = await tempRoot();
+  t.after(() => fsp.rm(root, { recursive: true, force: true }));
+  const store = fsStore({ root });
+  await store.ensureBucket("b-4");
+  await store.put("b-4", "src", "x");
+  const openFiles = async () => (await fsp.readdir("/proc/self/fd")).length;
+  const before = await openFiles();
+  for (let i = 0; i < 20; i++)
+    await assert.rejects(store.copy("b-4", "src", "no-such-bucket", "dst"), /does not exist/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok((await openFiles()) <= before + 1, "file handles leaked");
+});

@@ -45,6 +45,12 @@ async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{
   return { sha: hash.digest("hex"), size };
 }
 
+async function readBody(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
@@ -204,10 +210,55 @@ export function objectStoreContract(name: string, setup: () => Promise<ContractF
     });
 
     test("keys that could escape the bucket are refused with a clear error", async () => {
-      for (const key of ["../escape", "a/../../b", "/absolute", "nul\0byte", "a//b", "", "./x"]) {
+      const tricky = [
+        "../escape",
+        "a/../../b",
+        "/absolute",
+        "nul\0byte",
+        "a//b",
+        "",
+        "./x",
+        "line\nbreak",
+        "lone\uD800",
+        "x".repeat(256),
+      ];
+      for (const key of tricky) {
         await assert.rejects(store.put(bucket, key, "x"), rejectsWithCode("STORAGE_INVALID_KEY"), JSON.stringify(key));
         await assert.rejects(store.get(bucket, key), rejectsWithCode("STORAGE_INVALID_KEY"), JSON.stringify(key));
       }
+    });
+
+    test("metadata always describes the content it was written with, under concurrent writers", async () => {
+      const versions = Array.from({ length: 4 }, (_, i) => ({
+        body: `version ${i} `.repeat(1000 * (i + 1)),
+        v: String(i),
+      }));
+      const writes = Promise.all(
+        Array.from({ length: 24 }, (_, n) => {
+          const version = versions[n % versions.length] as (typeof versions)[number];
+          return store.put(bucket, "race/object", version.body, {
+            contentType: "text/plain",
+            metadata: { v: version.v },
+          });
+        }),
+      );
+      let done = false;
+      void writes.finally(() => {
+        done = true;
+      });
+      const check = async () => {
+        const object = await store.get(bucket, "race/object");
+        if (object === null) return;
+        const text = Buffer.from(await readBody(object.body)).toString();
+        const version = versions.find((v) => v.body === text);
+        assert.ok(version, "a reader saw content no writer wrote");
+        assert.deepEqual(object.info.metadata, { v: version.v }, "metadata does not match the content");
+        assert.equal(object.info.size, Buffer.byteLength(text));
+        assert.equal(object.info.etag, md5(text));
+      };
+      while (!done) await check();
+      await writes;
+      await check();
     });
 
     test("a missing bucket is reported as such", async () => {

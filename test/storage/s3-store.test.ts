@@ -85,6 +85,33 @@ describe("s3: unreachable and failing servers", () => {
     });
   });
 
+  test("a download cut short is a StorageError naming the object, not a bare socket error", async () => {
+    const cutting = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-length": "100000", "content-type": "application/octet-stream", etag: '"abc"' });
+      res.write(Buffer.alloc(1000));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = cutting.address() as AddressInfo;
+      const store = s3Store({
+        endpoint: `http://127.0.0.1:${port}`,
+        accessKeyId: "GKTEST",
+        secretAccessKey: "x-secret-x",
+      });
+      await assert.rejects(store.getBytes("bucket", "cut/short.bin"), (error: unknown) => {
+        assert.ok(error instanceof StorageError, String(error));
+        assert.equal(error.code, "STORAGE_UNREACHABLE");
+        assert.match(error.message, /download of s3:\/\/bucket\/cut\/short\.bin .* was cut short/);
+        return true;
+      });
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
+  });
+
   test("5xx answers are retried with backoff, then reported with the status", async () => {
     let requests = 0;
     const failing = http.createServer((req, res) => {
