@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     const { files } = await collectFiles(repo, []);
     const listFile = path.join(dir, "files.list");
     await fsp.writeFile(listFile, `${files.map((f) => f.path).join("\0")}\0`);
-    const sourceBytes = files.reduce((sum, f) => sum + f.size, 0);
+    const sourceBytes = files.reduce((sum, f) => sum + f.content.length, 0);
 
     const oneRound = async (i: number): Promise<Round> => {
       const bucket = `tdf-bench-code-${runId}-${i < 0 ? "warmup" : i}`;

@@ -15,17 +15,27 @@ async function git(root: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-/** The checkout's commit, branch and dirty flag; undefined outside a git repository. */
+/**
+ * The checkout's commit, branch and dirty flag; undefined outside a git repository (or before the
+ * first commit). One `git status` answers all three: starting a process costs ~20 ms here.
+ */
 export async function gitInfo(root: string): Promise<GitInfo | undefined> {
-  let sha: string;
+  let out: string;
   try {
-    sha = (await git(root, ["rev-parse", "HEAD"])).trim();
+    out = await git(root, ["status", "--porcelain=v2", "--branch"]);
   } catch {
     return undefined;
   }
-  const branch = (await git(root, ["rev-parse", "--abbrev-ref", "HEAD"]).catch(() => "")).trim();
-  const status = await git(root, ["status", "--porcelain"]);
-  return { sha, branch: branch && branch !== "HEAD" ? branch : undefined, dirty: status.trim() !== "" };
+  let sha: string | undefined;
+  let branch: string | undefined;
+  let dirty = false;
+  for (const line of out.split("\n")) {
+    if (line.startsWith("# branch.oid ")) sha = line.slice("# branch.oid ".length);
+    else if (line.startsWith("# branch.head ")) branch = line.slice("# branch.head ".length);
+    else if (line !== "" && !line.startsWith("#")) dirty = true;
+  }
+  if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) return undefined;
+  return { sha, branch: branch === "(detached)" ? undefined : branch, dirty };
 }
 
 /** Files under `paths` that git does not ignore (tracked, or untracked and not ignored). */

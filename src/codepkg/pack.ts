@@ -49,9 +49,26 @@ export interface PackResult {
   archiveMd5: string;
 }
 
-interface PackFile {
+/** A file to pack, read once: hashing, the secret scan and the archive all use these bytes. */
+export interface PackFile {
   path: string;
-  size: number;
+  content: Buffer;
+  mode: number;
+}
+
+const READ_CONCURRENCY = 16;
+
+async function readPackFile(root: string, file: string): Promise<PackFile | undefined> {
+  try {
+    const full = path.join(root, file);
+    const [content, stats] = await Promise.all([fsp.readFile(full), fsp.stat(full)]);
+    // Only the executable bit survives; everything else is normalised.
+    return { path: file, content, mode: stats.mode & 0o111 ? 0o755 : 0o644 };
+  } catch (error) {
+    // Tracked in git but deleted from the work tree: not part of what runs.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }
 
 /** The files to pack, checked for secrets, with the content hash of the whole tree. */
@@ -83,24 +100,18 @@ export async function collectFiles(
       : (await Promise.all(include.map((entry) => walkFiles(root, entry)))).flat();
   }
 
+  const paths = sortPaths([...built, ...required, ...extra]);
+  const read: Array<PackFile | undefined> = [];
+  for (let i = 0; i < paths.length; i += READ_CONCURRENCY) {
+    read.push(...(await Promise.all(paths.slice(i, i + READ_CONCURRENCY).map((file) => readPackFile(root, file)))));
+  }
+  const files = read.filter((f): f is PackFile => f !== undefined);
   const tree = createHash("sha256");
-  const files: PackFile[] = [];
   const findings = [];
-  for (const file of sortPaths([...built, ...required, ...extra])) {
-    let content: Buffer;
-    let mode: number;
-    try {
-      content = await fsp.readFile(path.join(root, file));
-      mode = (await fsp.stat(path.join(root, file))).mode & 0o111 ? 0o755 : 0o644;
-    } catch (error) {
-      // Tracked in git but deleted from the work tree: not part of what runs.
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw error;
-    }
-    const finding = scanForSecrets(file, content);
+  for (const file of files) {
+    const finding = scanForSecrets(file.path, file.content);
     if (finding) findings.push(finding);
-    tree.update(`${file}\0${mode.toString(8)}\0${createHash("sha256").update(content).digest("hex")}\n`);
-    files.push({ path: file, size: content.length });
+    tree.update(`${file.path}\0${file.mode.toString(8)}\0${createHash("sha256").update(file.content).digest("hex")}\n`);
   }
   if (findings.length > 0) {
     const list = findings.map((f) => `${f.path} (${f.reason})`).join(", ");
@@ -167,17 +178,13 @@ export async function writePack(
   const temp = `${archivePath}.${process.pid}.tmp`;
   let digest: Awaited<ReturnType<typeof writeDeterministicTarGz>>;
   try {
-    digest = await writeDeterministicTarGz(
-      root,
-      files.map((f) => f.path),
-      temp,
-    );
+    digest = await writeDeterministicTarGz(files, temp);
     const maxBytes = options.maxBytes ?? defaultMaxBytes;
     if (digest.size > maxBytes) {
       const largest = [...files]
-        .sort((a, b) => b.size - a.size)
+        .sort((a, b) => b.content.length - a.content.length)
         .slice(0, 5)
-        .map((f) => `${f.path} (${mib(f.size)})`)
+        .map((f) => `${f.path} (${mib(f.content.length)})`)
         .join(", ");
       throw new CodePackageError(
         "PACK_TOO_LARGE",

@@ -34,7 +34,7 @@ export interface PublishResult {
   previousSha: string | undefined;
 }
 
-const sha256Of = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const md5Of = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 
 /** Whether the stored archive's bytes hash to `sha256` (a full download: metadata can be stale). */
 async function archiveIntact(store: ObjectStore, bucket: string, key: string, sha256: string): Promise<boolean> {
@@ -61,19 +61,20 @@ async function validateUpload(
       `The uploaded archive ${bucket}/${key} ${why}; latest still points at ${latest?.sha ?? "nothing"}. Publish again.`,
       { context: { bucket, key } },
     );
-  const head = await store.head(bucket, key);
+  // Independent reads, in flight together.
+  const [head, intact, storedManifest] = await Promise.all([
+    store.head(bucket, key),
+    archiveIntact(store, bucket, key, manifest.archive.sha256),
+    store.head(bucket, manifestKey(manifest.git.sha)),
+  ]);
   if (head === null) throw fail("is missing after upload");
   if (head.size !== manifest.archive.size) throw fail(`is ${head.size} bytes, not ${manifest.archive.size}`);
-  // A multipart ETag ("…-N") is not an MD5 of the content; the download below checks those.
+  // A multipart ETag ("…-N") is not an MD5 of the content; the download checks those.
   if (!head.etag.includes("-") && head.etag !== archiveMd5)
     throw fail(`has ETag ${head.etag}, not the archive's MD5 ${archiveMd5}`);
-  if (!(await archiveIntact(store, bucket, key, manifest.archive.sha256))) {
-    throw fail(`does not hash to the manifest's sha256 ${manifest.archive.sha256}`);
-  }
-  const storedManifest = await store.getBytes(bucket, manifestKey(manifest.git.sha));
-  if (storedManifest === null || sha256Of(storedManifest) !== sha256Of(manifestBytes)) {
-    throw fail("has a manifest that differs from the one uploaded");
-  }
+  if (!intact) throw fail(`does not hash to the manifest's sha256 ${manifest.archive.sha256}`);
+  // The manifest is small, so always a single-part upload whose ETag is the MD5 of its bytes.
+  if (storedManifest?.etag !== md5Of(manifestBytes)) throw fail("has a manifest that differs from the one uploaded");
 }
 
 export async function publish(options: PublishOptions): Promise<PublishResult> {
@@ -87,17 +88,19 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       `The checkout has uncommitted changes, so its code would not match commit ${sha.slice(0, 12)}; commit them, or pass --allow-dirty for a local test.`,
     );
   }
-  const latest = await readLatestPointer(store, bucket);
+  const [latest, remoteBytes, remoteArchive] = await Promise.all([
+    readLatestPointer(store, bucket),
+    store.getBytes(bucket, manifestKey(sha)),
+    store.head(bucket, archiveKey(sha)),
+  ]);
 
   // Unchanged code: the same tree is already published under this SHA, and its archive is intact.
-  const remoteBytes = await store.getBytes(bucket, manifestKey(sha));
   let remote: Manifest | undefined;
   try {
     remote = remoteBytes === null ? undefined : parseManifest(remoteBytes, `${bucket}/${manifestKey(sha)}`);
   } catch {
     remote = undefined; // a broken manifest is replaced below
   }
-  const remoteArchive = await store.head(bucket, archiveKey(sha));
   // What is stored is checked by downloading it: metadata alone could describe an upload that was
   // interrupted or tampered with, and latest must never move to such an archive.
   const unchanged =
@@ -123,20 +126,25 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       manifest = packed.manifest;
       const { sha256, size } = manifest.archive;
       const key = archiveKey(sha);
+      const uploads: Array<Promise<unknown>> = [
+        store.put(bucket, manifestKey(sha), packed.manifestBytes, { contentType: "application/json" }),
+      ];
+      if (packed.signatureBytes) {
+        uploads.push(store.put(bucket, signatureKey(sha), packed.signatureBytes, { contentType: "application/json" }));
+      }
       if (remoteArchive?.size === size && (await archiveIntact(store, bucket, key, sha256))) {
         say(`archive ${key} is already there with sha256 ${sha256.slice(0, 12)}; skipped its upload`);
       } else {
         say(`uploading ${key} (${(size / 1024).toFixed(0)} KiB)`);
-        await store.put(bucket, key, createReadStream(packed.archivePath), {
-          contentType: "application/gzip",
-          metadata: { sha256, "git-sha": sha },
-        });
+        uploads.push(
+          store.put(bucket, key, createReadStream(packed.archivePath), {
+            contentType: "application/gzip",
+            metadata: { sha256, "git-sha": sha },
+          }),
+        );
         uploaded = true;
       }
-      await store.put(bucket, manifestKey(sha), packed.manifestBytes, { contentType: "application/json" });
-      if (packed.signatureBytes) {
-        await store.put(bucket, signatureKey(sha), packed.signatureBytes, { contentType: "application/json" });
-      }
+      await Promise.all(uploads);
       say("validating the upload");
       await validateUpload(store, bucket, manifest, packed.manifestBytes, packed.archiveMd5, latest);
     } finally {

@@ -105,9 +105,9 @@ export interface MoveLatestOptions {
 }
 
 /**
- * Records the event in the log, refreshes `code-latest.tar.gz`, then moves the pointer: the pointer
- * is written last, so a failure at any step leaves `latest` where it was. The archive copy is put back
- * when the pointer cannot be written, so the two agree again.
+ * Records the event in the log and refreshes `code-latest.tar.gz` (together), then moves the pointer:
+ * the pointer is written last, so a failure at any step leaves `latest` where it was, and the archive
+ * copy is put back so the two agree again.
  */
 export async function moveLatest(
   store: ObjectStore,
@@ -115,32 +115,42 @@ export async function moveLatest(
   options: MoveLatestOptions,
 ): Promise<LatestPointer> {
   const at = (options.now ?? new Date()).toISOString();
-  const recordKey = await appendRelease(store, bucket, {
-    formatVersion: 1,
-    action: options.action,
-    sha: options.sha,
-    at,
-    archiveSha256: options.archiveSha256,
-    archiveSize: options.archiveSize,
-    dependencyHash: options.dependencyHash,
-    by: options.by,
-    previousSha: options.previous?.sha,
-  });
-  await store.copy(bucket, archiveKey(options.sha), bucket, latestArchiveKey);
+  const steps = await Promise.allSettled([
+    appendRelease(store, bucket, {
+      formatVersion: 1,
+      action: options.action,
+      sha: options.sha,
+      at,
+      archiveSha256: options.archiveSha256,
+      archiveSize: options.archiveSize,
+      dependencyHash: options.dependencyHash,
+      by: options.by,
+      previousSha: options.previous?.sha,
+    }),
+    store.copy(bucket, archiveKey(options.sha), bucket, latestArchiveKey),
+  ]);
+  const restore = async () => {
+    if (options.previous)
+      await store.copy(bucket, options.previous.archiveKey, bucket, latestArchiveKey).catch(() => {});
+  };
+  const [recorded, copied] = steps;
+  if (recorded.status === "rejected" || copied.status === "rejected") {
+    await restore();
+    throw recorded.status === "rejected" ? recorded.reason : (copied as PromiseRejectedResult).reason;
+  }
   const pointer: LatestPointer = {
     formatVersion: 1,
     sha: options.sha,
     archiveKey: archiveKey(options.sha),
     archiveSha256: options.archiveSha256,
     manifestKey: manifestKey(options.sha),
-    releaseKey: recordKey,
+    releaseKey: recorded.value,
     updatedAt: at,
   };
   try {
     await writeLatestPointer(store, bucket, pointer);
   } catch (error) {
-    if (options.previous)
-      await store.copy(bucket, options.previous.archiveKey, bucket, latestArchiveKey).catch(() => {});
+    await restore();
     throw error;
   }
   return pointer;
