@@ -5,12 +5,10 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { type Config, type Env, loadConfig, redactedConfig, secretValues } from "../core/config.js";
-import { isTdfError, UsageError } from "../core/errors.js";
+import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
 import { registerStoreCommands } from "./store.js";
-
-export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 70 } as const;
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -71,16 +69,8 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
       // --help and --version end here too, successfully.
       return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     }
-    if (error instanceof UsageError) {
-      io.stderr.write(`tdf: ${redact(error.message)}\n(run \`tdf --help\` for usage)\n`);
-      return exitCodes.usage;
-    }
-    if (isTdfError(error)) {
-      io.stderr.write(`tdf: ${redact(error.message)}\n`);
-      return exitCodes.failure;
-    }
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    io.stderr.write(`tdf: unexpected error (a bug; please report it with this output):\n${redact(text)}\n`);
-    return exitCodes.bug;
+    const failure = describeFailure(error, redact);
+    io.stderr.write(`tdf: ${failure.text}\n`);
+    return failure.exitCode;
   }
 }

@@ -20,3 +20,14 @@ export async function dependencyHash(root: string): Promise<string> {
   }
   return hash.digest("hex");
 }
+
+/** The base image tag for a dependency hash: code and image meet on this name. */
+export function baseImageTag(hash: string): string {
+  return `deps-${hash.slice(0, 12)}`;
+}
+
+/** `<registry>/<prefix>-base:<tag>`, the image that runs code with this dependency hash. */
+export function baseImageRef(hash: string, imagePrefix: string, registryUrl: string | undefined): string {
+  const name = `${imagePrefix}-base:${baseImageTag(hash)}`;
+  return registryUrl ? `${registryUrl.replace(/\/+$/, "")}/${name}` : name;
+}

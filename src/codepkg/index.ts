@@ -1,4 +1,4 @@
-export { dependencyHash } from "./deps-hash.js";
+export { baseImageRef, baseImageTag, dependencyHash } from "./deps-hash.js";
 export { CodePackageError, type CodePackageErrorCode } from "./errors.js";
 export { collectGarbage, type GcOptions, type GcResult } from "./gc.js";
 export * from "./layout.js";

@@ -49,11 +49,27 @@ export interface CodePackageConfig {
   pinned: string[];
 }
 
+export interface BootstrapConfig {
+  /** Where downloaded code versions are unpacked and kept (a host volume shared by containers). */
+  cacheDir: string;
+  /** Size the cache is trimmed to, least recently used versions first. */
+  cacheMaxBytes: number;
+  /** The dependency hash of this image (set in the base image); undefined outside an image. */
+  depsHash: string | undefined;
+  /** Run code whose dependency hash differs from the image's (logged as a warning). */
+  allowDepsMismatch: boolean;
+  /** node_modules the downloaded code runs against (default: the bootstrap's own). */
+  nodeModules: string | undefined;
+  /** Where metrics files go when ENABLE_METRICS is true. */
+  metricsDir: string;
+}
+
 export interface Config {
   /** Where embedded state lives (`TDF_HOME`, default `<cwd>/.tdf`). */
   home: string;
   storage: StorageConfig;
   codepkg: CodePackageConfig;
+  bootstrap: BootstrapConfig;
   mlflow: { trackingUri: string | undefined; s3EndpointUrl: string | undefined };
   docker: { registryUrl: string | undefined; imagePrefix: string };
   training: { maxEpochs: number; batchSize: number; learningRate: number };
@@ -116,6 +132,32 @@ export const configVariables = [
     name: "TDF_PINNED_CODE_VERSIONS",
     default: "",
     description: "Comma-separated git SHAs `tdf code gc` never deletes.",
+  },
+  {
+    name: "TDF_CODE_CACHE_DIR",
+    default: "<TDF_HOME>/code-cache",
+    description: "Where the bootstrap keeps downloaded code versions.",
+  },
+  {
+    name: "TDF_CODE_CACHE_MAX_MIB",
+    default: "2048",
+    description: "Size the code cache is trimmed to, least recently used first.",
+  },
+  { name: "TDF_DEPS_HASH", default: "", description: "The base image's dependency hash (set in the image)." },
+  {
+    name: "TDF_ALLOW_DEPS_MISMATCH",
+    default: "0",
+    description: "`1` runs code built for other dependencies (with a warning).",
+  },
+  {
+    name: "TDF_NODE_MODULES",
+    default: "the bootstrap's own",
+    description: "node_modules that downloaded code runs against.",
+  },
+  {
+    name: "TDF_METRICS_DIR",
+    default: "<TDF_HOME>/metrics",
+    description: "Where start-up metrics go when ENABLE_METRICS is true.",
   },
   { name: "MLFLOW_TRACKING_URI", default: "(unset: local SQLite tracker)", description: "MLflow tracking server URL." },
   { name: "MLFLOW_S3_ENDPOINT_URL", default: "GARAGE_ENDPOINT", description: "S3 endpoint for MLflow artifacts." },
@@ -270,6 +312,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     }
   }
 
+  const depsHash = value("TDF_DEPS_HASH")?.toLowerCase();
+  if (depsHash !== undefined && !/^[0-9a-f]{64}$/.test(depsHash)) {
+    problem("TDF_DEPS_HASH", `must be the 64-hex-digit dependency hash the image was built with, got "${depsHash}".`);
+  }
+  const allowMismatch = value("TDF_ALLOW_DEPS_MISMATCH");
+  if (allowMismatch !== undefined && allowMismatch !== "0" && allowMismatch !== "1") {
+    problem("TDF_ALLOW_DEPS_MISMATCH", `must be 0 or 1, got "${allowMismatch}".`);
+  }
+
   const alertEmail = value("ALERT_EMAIL");
   if (alertEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
     problem("ALERT_EMAIL", `"${alertEmail}" is not an email address.`);
@@ -297,6 +348,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       include,
       maxBytes: number("TDF_PACKAGE_MAX_MIB", 50, { min: Number.MIN_VALUE }) * 1024 * 1024,
       pinned,
+    },
+    bootstrap: {
+      cacheDir: path.resolve(cwd, value("TDF_CODE_CACHE_DIR") ?? path.join(home, "code-cache")),
+      cacheMaxBytes: number("TDF_CODE_CACHE_MAX_MIB", 2048, { min: 1 }) * 1024 * 1024,
+      depsHash,
+      allowDepsMismatch: allowMismatch === "1",
+      nodeModules:
+        value("TDF_NODE_MODULES") === undefined ? undefined : path.resolve(cwd, value("TDF_NODE_MODULES") as string),
+      metricsDir: path.resolve(cwd, value("TDF_METRICS_DIR") ?? path.join(home, "metrics")),
     },
     alertEmail,
     enableMetrics,

@@ -52,3 +52,22 @@ export class UsageError extends TdfError {
 export function isTdfError(error: unknown): error is TdfError {
   return error instanceof TdfError;
 }
+
+/** How a process of this project ends: the same codes for `tdf` and `tdf-bootstrap`. */
+export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 70 } as const;
+
+/**
+ * The line to print and the exit code for an error that ended a command: expected failures are one
+ * sentence; anything else is a bug, shown with its stack.
+ */
+export function describeFailure(error: unknown, redact: (text: string) => string): { text: string; exitCode: number } {
+  if (error instanceof UsageError) {
+    return { text: `${redact(error.message)}\n(run with --help for usage)`, exitCode: exitCodes.usage };
+  }
+  if (isTdfError(error)) return { text: redact(error.message), exitCode: exitCodes.failure };
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return {
+    text: `unexpected error (a bug; please report it with this output):\n${redact(text)}`,
+    exitCode: exitCodes.bug,
+  };
+}

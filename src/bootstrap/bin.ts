@@ -1,0 +1,91 @@
+/**
+ * `tdf-bootstrap --code-version <latest|sha|prefix> [--cache-dir DIR] -- <task command…>`: the
+ * entrypoint of the base image. Like `tdf`, it is a process edge: it reads the environment, and it
+ * alone decides how the process ends.
+ */
+
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadConfig, secretValues } from "../core/config.js";
+import { describeFailure, exitCodes, UsageError } from "../core/errors.js";
+import { createLogger } from "../core/logger.js";
+import { createRedactor } from "../core/redact.js";
+import { openStore } from "../storage/index.js";
+import { bootstrap } from "./bootstrap.js";
+
+const usage = `usage: tdf-bootstrap --code-version <latest|sha|prefix> [--cache-dir DIR] -- <task command...>
+
+Downloads (or reuses from the cache), verifies and unpacks the code version, then runs the task
+command with the code's entry. Configuration comes from the environment (see the README).
+`;
+
+// Same relative path from src/bootstrap and dist/bootstrap: the bootstrap's own dependencies.
+const ownNodeModules = fileURLToPath(new URL("../../node_modules", import.meta.url));
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const redact = createRedactor(secretValues(process.env));
+
+async function main(argv: string[]): Promise<number> {
+  const separator = argv.indexOf("--");
+  const own = separator === -1 ? argv : argv.slice(0, separator);
+  const command = separator === -1 ? [] : argv.slice(separator + 1);
+  let values: { "code-version"?: string; "cache-dir"?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: own,
+      options: {
+        "code-version": { type: "string" },
+        "cache-dir": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    return exitCodes.ok;
+  }
+  if (!values["code-version"]) throw new UsageError("--code-version is required (latest, a git SHA, or a prefix).");
+  if (command.length === 0) throw new UsageError("give the task command after --, e.g. `-- store ls code-repository`.");
+
+  const config = loadConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, secrets: secretValues(process.env), name: "tdf-bootstrap" });
+  const store = await openStore(config, "runtime");
+  const cacheDir = values["cache-dir"] ? path.resolve(values["cache-dir"]) : config.bootstrap.cacheDir;
+  const result = await bootstrap({
+    codeVersion: values["code-version"],
+    command,
+    store,
+    bucket: config.storage.buckets.code,
+    cacheDir,
+    cacheMaxBytes: config.bootstrap.cacheMaxBytes,
+    verifyKey: config.codepkg.verifyKey,
+    depsHash: config.bootstrap.depsHash,
+    allowDepsMismatch: config.bootstrap.allowDepsMismatch,
+    imagePrefix: config.docker.imagePrefix,
+    registryUrl: config.docker.registryUrl,
+    nodeModules: config.bootstrap.nodeModules ?? ownNodeModules,
+    metricsFile: config.enableMetrics
+      ? path.join(
+          config.bootstrap.metricsDir,
+          `bootstrap-${new Date().toISOString().replace(/[:.]/g, "")}-${process.pid}.json`,
+        )
+      : undefined,
+    logger,
+  });
+  return result.exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const failure = describeFailure(error, redact);
+    process.stderr.write(`tdf-bootstrap: ${failure.text}\n`);
+    process.exitCode = failure.exitCode;
+  },
+);

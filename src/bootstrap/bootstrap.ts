@@ -1,0 +1,248 @@
+/**
+ * The bootstrap: turn a code version into verified code on disk, then run the task from it.
+ *
+ *   resolve  → latest through the pointer, a prefix through the release log, a full SHA as is
+ *   cache    → a verified version already unpacked is reused without any download
+ *   download → to a temporary file, hashing; retried on transient failures
+ *   verify   → sha256 against the manifest, the signature, the dependency hash
+ *   unpack   → into a staging folder, renamed into the cache only when complete
+ *   run      → a child process on the manifest's entry
+ *
+ * Each phase logs one structured line with its figures; the last line gives the task's exit status
+ * and the whole start-up overhead. With metrics enabled the same figures go to a JSON file.
+ */
+import { createReadStream } from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { archiveKey, isFullSha, manifestKey, signatureKey } from "../codepkg/layout.js";
+import { type Manifest, parseManifest } from "../codepkg/manifest.js";
+import { resolveSha } from "../codepkg/resolve.js";
+import { loadVerifyKey } from "../codepkg/signing.js";
+import type { Logger } from "../core/logger.js";
+import { StorageError } from "../storage/errors.js";
+import type { ObjectStore } from "../storage/types.js";
+import { createCodeCache } from "./cache.js";
+import { downloadArchive } from "./download.js";
+import { BootstrapError } from "./errors.js";
+import { runTask } from "./run-task.js";
+import { type UnpackLimits, unpackArchive } from "./unpack.js";
+import { verifyTrust } from "./verify.js";
+
+export interface BootstrapOptions {
+  /** `latest`, a full SHA, or a unique prefix of at least 7 characters. */
+  codeVersion: string;
+  /** The task's command, handed to the code's entry. */
+  command: readonly string[];
+  store: ObjectStore;
+  bucket: string;
+  cacheDir: string;
+  cacheMaxBytes: number;
+  verifyKey: string | undefined;
+  depsHash: string | undefined;
+  allowDepsMismatch: boolean;
+  imagePrefix: string;
+  registryUrl: string | undefined;
+  /** The dependencies the code runs against (linked into each cached version). */
+  nodeModules: string;
+  /** Where to write this start's metrics as JSON (ENABLE_METRICS). */
+  metricsFile: string | undefined;
+  unpackLimits?: Partial<UnpackLimits>;
+  logger: Logger;
+}
+
+export interface BootstrapResult {
+  sha: string;
+  exitCode: number;
+  cacheHit: boolean;
+}
+
+const seconds = (from: number) => Number(((performance.now() - from) / 1000).toFixed(4));
+
+export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
+  try {
+    return await bootstrapUnchecked(options);
+  } catch (error) {
+    // The seed's troubleshooting case: a runtime key that cannot read the code bucket.
+    if (error instanceof StorageError && error.code === "STORAGE_ACCESS_DENIED") {
+      throw new BootstrapError(
+        "DOWNLOAD_FAILED",
+        `Failed to download code: ${error.message} The runtime key (GARAGE_AIRFLOW_ACCESS_KEY_ID) needs read permission on the code bucket "${options.bucket}".`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapResult> {
+  const started = performance.now();
+  const log = options.logger;
+  const { store, bucket } = options;
+  const metrics: Record<string, unknown> = { codeVersion: options.codeVersion };
+  const verifyKey = options.verifyKey === undefined ? undefined : loadVerifyKey(options.verifyKey);
+  const cache = createCodeCache({ dir: options.cacheDir });
+
+  // A full SHA that is already cached needs nothing from the store: the common case, as Airflow
+  // hands every task after resolve_code the SHA it resolved.
+  const phase = performance.now();
+  const sha = isFullSha(options.codeVersion)
+    ? options.codeVersion
+    : await resolveSha(store, bucket, options.codeVersion);
+  metrics.resolve = { sha, seconds: seconds(phase) };
+  log.info(
+    { phase: "resolve", codeVersion: options.codeVersion, sha, seconds: seconds(phase) },
+    `code version ${options.codeVersion} is ${sha.slice(0, 12)}`,
+  );
+
+  await fsp.mkdir(cache.dir, { recursive: true });
+  const inUse = await cache.markInUse(sha);
+  try {
+    let cached = await cache.lookup(sha);
+    const cacheHit = cached !== undefined;
+    if (cached === undefined) {
+      const lock = await cache.lock(sha, () =>
+        log.info({ phase: "cache", sha }, "another bootstrap is fetching this version; waiting"),
+      );
+      try {
+        // Whoever held the lock before may have finished the work.
+        cached = (await cache.lookup(sha)) ?? (await fetchVersion(sha));
+      } finally {
+        await lock.release();
+      }
+    }
+    log.info({ phase: "cache", sha, hit: cacheHit }, cacheHit ? "cache hit" : "cache miss: downloaded");
+    metrics.cache = { hit: cacheHit };
+
+    // Checked on every start, hit or miss: the cache is shared by containers of different images.
+    const where = `${bucket}/${manifestKey(sha)}`;
+    const manifest = parseManifest(cached.manifestBytes, where);
+    verifyTrust(manifest, cached.manifestBytes, cached.signatureBytes, where, {
+      verifyKey,
+      depsHash: options.depsHash,
+      allowDepsMismatch: options.allowDepsMismatch,
+      imagePrefix: options.imagePrefix,
+      registryUrl: options.registryUrl,
+      warn: (message) => log.warn({ phase: "verify", sha }, message),
+    });
+    await cache.touch(sha);
+    const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
+    if (removed.length > 0)
+      log.info({ phase: "cache", removed }, `trimmed ${removed.length} old version(s) from the cache`);
+
+    const overhead = seconds(started);
+    metrics.startupSeconds = overhead;
+    log.info({ phase: "run", sha, command: options.command, startupSeconds: overhead }, "starting the task");
+    const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command);
+    metrics.exitCode = outcome.exitCode;
+    metrics.totalSeconds = seconds(started);
+    log.info(
+      {
+        phase: "exit",
+        sha,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        startupSeconds: overhead,
+        totalSeconds: metrics.totalSeconds,
+      },
+      `task exited with ${outcome.exitCode}`,
+    );
+    return { sha, exitCode: outcome.exitCode, cacheHit };
+  } finally {
+    await inUse.release();
+    if (options.metricsFile) {
+      await fsp.mkdir(path.dirname(options.metricsFile), { recursive: true });
+      await fsp.writeFile(options.metricsFile, `${JSON.stringify({ ...metrics, at: new Date().toISOString() })}\n`);
+    }
+  }
+
+  /** Downloads, verifies and unpacks `sha` into the cache (the caller holds its lock). */
+  async function fetchVersion(sha: string): Promise<{ manifestBytes: Buffer; signatureBytes: Buffer | null }> {
+    let step = performance.now();
+    const where = `${bucket}/${manifestKey(sha)}`;
+    const [manifestBytes, signatureBytes] = await Promise.all([
+      store.getBytes(bucket, manifestKey(sha)),
+      store.getBytes(bucket, signatureKey(sha)),
+    ]);
+    if (manifestBytes === null) {
+      // Let resolve say what exists (it lists the newest releases).
+      await resolveSha(store, bucket, sha.slice(0, 12));
+      throw new BootstrapError(
+        "DOWNLOAD_FAILED",
+        `Code ${sha} has no manifest in bucket "${bucket}"; publish that commit.`,
+      );
+    }
+    const manifest: Manifest = parseManifest(manifestBytes, where);
+    if (manifest.git.sha !== sha) {
+      throw new BootstrapError(
+        "ARCHIVE_MISMATCH",
+        `The manifest ${where} describes ${manifest.git.sha}, not ${sha}; publish ${sha} again.`,
+      );
+    }
+    // Before the download: a package this image must refuse is not worth fetching.
+    verifyTrust(manifest, manifestBytes, signatureBytes, where, {
+      verifyKey,
+      depsHash: options.depsHash,
+      allowDepsMismatch: options.allowDepsMismatch,
+      imagePrefix: options.imagePrefix,
+      registryUrl: options.registryUrl,
+      warn: () => {}, // said again, once, after the cache step
+    });
+
+    const archivePath = await cache.downloadPath(sha);
+    try {
+      const download = await downloadArchive(store, bucket, archiveKey(sha), manifest.archive.size, archivePath, {
+        onRetry: (attempt, error) =>
+          log.warn({ phase: "download", sha, attempt, error: error.message }, "download failed; retrying"),
+      });
+      const downloadSeconds = seconds(step);
+      log.info(
+        {
+          phase: "download",
+          sha,
+          bytes: download.bytes,
+          seconds: downloadSeconds,
+          mbPerSecond: Number((download.bytes / 1e6 / Math.max(downloadSeconds, 1e-6)).toFixed(2)),
+          attempts: download.attempts,
+        },
+        `downloaded ${download.bytes} bytes`,
+      );
+      metrics.download = { bytes: download.bytes, seconds: downloadSeconds, attempts: download.attempts };
+
+      step = performance.now();
+      if (download.sha256 !== manifest.archive.sha256) {
+        throw new BootstrapError(
+          "ARCHIVE_MISMATCH",
+          `The archive ${bucket}/${archiveKey(sha)} has sha256 ${download.sha256}, but its manifest says ${manifest.archive.sha256}; it was altered or damaged: publish that commit again.`,
+        );
+      }
+      log.info({ phase: "verify", sha, seconds: seconds(step), signed: signatureBytes !== null }, "archive verified");
+      metrics.verify = { seconds: seconds(step), signed: signatureBytes !== null };
+
+      step = performance.now();
+      const stage = await cache.staging(sha);
+      const unpacked = await unpackArchive(createReadStream(archivePath), stage, options.unpackLimits).catch(
+        async (error: unknown) => {
+          await fsp.rm(stage, { recursive: true, force: true });
+          throw error;
+        },
+      );
+      await cache.commit(sha, stage, {
+        manifestBytes,
+        signatureBytes,
+        bytes: unpacked.bytes,
+        nodeModules: options.nodeModules,
+      });
+      log.info(
+        { phase: "unpack", sha, files: unpacked.files, bytes: unpacked.bytes, seconds: seconds(step) },
+        "unpacked into the cache",
+      );
+      metrics.unpack = { files: unpacked.files, bytes: unpacked.bytes, seconds: seconds(step) };
+      return {
+        manifestBytes: Buffer.from(manifestBytes),
+        signatureBytes: signatureBytes === null ? null : Buffer.from(signatureBytes),
+      };
+    } finally {
+      await fsp.rm(archivePath, { force: true });
+    }
+  }
+}
