@@ -11,7 +11,6 @@ import { loadConfig, secretValues } from "../core/config.js";
 import { describeFailure, exitCodes, UsageError } from "../core/errors.js";
 import { createLogger } from "../core/logger.js";
 import { createRedactor } from "../core/redact.js";
-import { openStore } from "../storage/index.js";
 import { bootstrap } from "./bootstrap.js";
 
 const usage = `usage: tdf-bootstrap --code-version <latest|sha|prefix> [--cache-dir DIR] -- <task command...>
@@ -53,12 +52,11 @@ async function main(argv: string[]): Promise<number> {
 
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel, secrets: secretValues(process.env), name: "tdf-bootstrap" });
-  const store = await openStore(config, "runtime");
   const cacheDir = values["cache-dir"] ? path.resolve(values["cache-dir"]) : config.bootstrap.cacheDir;
   const result = await bootstrap({
     codeVersion: values["code-version"],
     command,
-    store,
+    openStore: async () => (await import("../storage/index.js")).openStore(config, "runtime"),
     bucket: config.storage.buckets.code,
     cacheDir,
     cacheMaxBytes: config.bootstrap.cacheMaxBytes,

@@ -22,10 +22,9 @@ import type { Logger } from "../core/logger.js";
 import { StorageError } from "../storage/errors.js";
 import type { ObjectStore } from "../storage/types.js";
 import { createCodeCache } from "./cache.js";
-import { downloadArchive } from "./download.js";
 import { BootstrapError } from "./errors.js";
 import { runTask } from "./run-task.js";
-import { type UnpackLimits, unpackArchive } from "./unpack.js";
+import type { UnpackLimits } from "./unpack.js";
 import { verifyTrust } from "./verify.js";
 
 export interface BootstrapOptions {
@@ -33,7 +32,8 @@ export interface BootstrapOptions {
   codeVersion: string;
   /** The task's command, handed to the code's entry. */
   command: readonly string[];
-  store: ObjectStore;
+  /** Opened only when the store is needed: a cached full SHA starts without loading the S3 client. */
+  openStore: () => Promise<ObjectStore>;
   bucket: string;
   cacheDir: string;
   cacheMaxBytes: number;
@@ -77,7 +77,12 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
 async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapResult> {
   const started = performance.now();
   const log = options.logger;
-  const { store, bucket } = options;
+  const { bucket } = options;
+  let opened: Promise<ObjectStore> | undefined;
+  const store = () => {
+    opened ??= options.openStore();
+    return opened;
+  };
   const metrics: Record<string, unknown> = { codeVersion: options.codeVersion };
   const verifyKey = options.verifyKey === undefined ? undefined : loadVerifyKey(options.verifyKey);
   const cache = createCodeCache({ dir: options.cacheDir });
@@ -87,7 +92,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
   const phase = performance.now();
   const sha = isFullSha(options.codeVersion)
     ? options.codeVersion
-    : await resolveSha(store, bucket, options.codeVersion);
+    : await resolveSha(await store(), bucket, options.codeVersion);
   metrics.resolve = { sha, seconds: seconds(phase) };
   log.info(
     { phase: "resolve", codeVersion: options.codeVersion, sha, seconds: seconds(phase) },
@@ -158,14 +163,20 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
   /** Downloads, verifies and unpacks `sha` into the cache (the caller holds its lock). */
   async function fetchVersion(sha: string): Promise<{ manifestBytes: Buffer; signatureBytes: Buffer | null }> {
     let step = performance.now();
+    // Only a cache miss needs these (tar-stream among them): a warm start does not load them.
+    const [s3, { downloadArchive }, { unpackArchive }] = await Promise.all([
+      store(),
+      import("./download.js"),
+      import("./unpack.js"),
+    ]);
     const where = `${bucket}/${manifestKey(sha)}`;
     const [manifestBytes, signatureBytes] = await Promise.all([
-      store.getBytes(bucket, manifestKey(sha)),
-      store.getBytes(bucket, signatureKey(sha)),
+      s3.getBytes(bucket, manifestKey(sha)),
+      s3.getBytes(bucket, signatureKey(sha)),
     ]);
     if (manifestBytes === null) {
       // Let resolve say what exists (it lists the newest releases).
-      await resolveSha(store, bucket, sha.slice(0, 12));
+      await resolveSha(s3, bucket, sha.slice(0, 12));
       throw new BootstrapError(
         "DOWNLOAD_FAILED",
         `Code ${sha} has no manifest in bucket "${bucket}"; publish that commit.`,
@@ -190,7 +201,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
 
     const archivePath = await cache.downloadPath(sha);
     try {
-      const download = await downloadArchive(store, bucket, archiveKey(sha), manifest.archive.size, archivePath, {
+      const download = await downloadArchive(s3, bucket, archiveKey(sha), manifest.archive.size, archivePath, {
         onRetry: (attempt, error) =>
           log.warn({ phase: "download", sha, attempt, error: error.message }, "download failed; retrying"),
       });

@@ -24,6 +24,9 @@ export interface UnpackLimits {
   maxBytes: number;
 }
 
+// Files up to this size are gathered in memory and written at once.
+const SMALL_FILE = 1024 * 1024;
+
 export const defaultUnpackLimits: UnpackLimits = { maxEntries: 20_000, maxBytes: 1024 * 1024 * 1024 };
 
 export interface UnpackResult {
@@ -65,6 +68,7 @@ export async function unpackArchive(
   let files = 0;
   let bytes = 0;
   let entries = 0;
+  const made = new Set<string>([root]);
 
   reader.on("entry", (header, stream, next) => {
     const handle = async () => {
@@ -86,14 +90,29 @@ export async function unpackArchive(
       // The header's size cannot be trusted to stop a bomb; the bytes are counted as they arrive.
       if (bytes + (header.size ?? 0) > maxBytes)
         throw unsafe(header.name, `would take the unpacked size past ${maxBytes} bytes`);
-      await fsp.mkdir(path.dirname(target), { recursive: true });
+      const parent = path.dirname(target);
+      if (!made.has(parent)) {
+        await fsp.mkdir(parent, { recursive: true });
+        made.add(parent);
+      }
       const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
-      stream.on("data", (chunk: unknown) => {
-        bytes += (chunk as Buffer).length;
-        if (bytes > maxBytes) stream.destroy(unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`));
-      });
       // wx: an archive that names the same file twice is refused rather than silently overwritten.
-      await pipeline(stream, createWriteStream(target, { flags: "wx", mode }));
+      if ((header.size ?? 0) <= SMALL_FILE) {
+        // Most code files are small: one write each is several times faster than a stream each.
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) {
+          bytes += (chunk as Buffer).length;
+          if (bytes > maxBytes) throw unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`);
+          chunks.push(chunk as Buffer);
+        }
+        await fsp.writeFile(target, Buffer.concat(chunks), { flag: "wx", mode });
+      } else {
+        stream.on("data", (chunk: unknown) => {
+          bytes += (chunk as Buffer).length;
+          if (bytes > maxBytes) stream.destroy(unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`));
+        });
+        await pipeline(stream, createWriteStream(target, { flags: "wx", mode }));
+      }
       files += 1;
     };
     handle().then(

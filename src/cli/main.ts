@@ -8,6 +8,7 @@ import { type Config, type Env, loadConfig, redactedConfig, secretValues } from 
 import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerStoreCommands } from "./store.js";
 
 export interface CliIo {
@@ -60,6 +61,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
 
   registerStoreCommands(program, context);
   registerCodeCommands(program, context, env);
+  registerDoctorCommand(program, context);
 
   try {
     await program.parseAsync(argv, { from: "user" });
