@@ -68,7 +68,7 @@ describe("doctor against the real S3 server", { skip: s3SkipReason() }, () => {
     const { s3Store } = await import("../storage/s3.js");
     const store = s3Store(server);
     for (const bucket of [
-      "tdf-doctor-" + process.pid,
+      `tdf-doctor-${process.pid}`,
       "training-data",
       "model-artifacts",
       "data-pipeline",
