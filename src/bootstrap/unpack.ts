@@ -3,15 +3,16 @@
  * manifest before this runs, but the unpacker still trusts nothing: a signing key can leak, and a bug
  * in the packer must not become a write outside the cache.
  *
- * Refused: absolute paths, `..` segments, every symbolic or hard link (the packer never makes one, so
- * a link is an attack or a bug), devices, FIFOs, and more entries or uncompressed bytes than the
- * limits allow (a gzip bomb). The caller unpacks into a fresh staging folder and renames it into the
- * cache only when this returns, so a refusal or a crash leaves nothing a later task would use.
+ * Refused: absolute paths, `..` segments, over-long names, every symbolic or hard link (the packer
+ * never makes one, so a link is an attack or a bug), devices, FIFOs, unknown entry types, and more
+ * entries or bytes than the limits allow (a gzip bomb, whether in files or in padding). Entries are
+ * handled one at a time, in order, so nothing is written after a refusal. The caller unpacks into a
+ * fresh staging folder and renames it into the cache only when this returns.
  */
 import { createWriteStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extract, type Header } from "tar-stream";
@@ -24,9 +25,6 @@ export interface UnpackLimits {
   maxBytes: number;
 }
 
-// Files up to this size are gathered in memory and written at once.
-const SMALL_FILE = 1024 * 1024;
-
 export const defaultUnpackLimits: UnpackLimits = { maxEntries: 20_000, maxBytes: 1024 * 1024 * 1024 };
 
 export interface UnpackResult {
@@ -34,26 +32,62 @@ export interface UnpackResult {
   bytes: number;
 }
 
+// Files up to this size are gathered in memory and written at once: most code files are small, and
+// one write each is several times faster than a stream each.
+const SMALL_FILE = 1024 * 1024;
+const MAX_NAME_BYTES = 4096;
+const MAX_SEGMENT_BYTES = 255;
+
+/** A name as it may appear in a message: escaped, and cut short. */
+function shown(text: string, max = 200): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
 function unsafe(entry: string, why: string): BootstrapError {
-  const shown = JSON.stringify(entry).slice(1, -1);
-  return new BootstrapError("ARCHIVE_UNSAFE", `The code archive entry "${shown}" ${why}; refusing to unpack it.`, {
-    context: { entry },
-  });
+  return new BootstrapError(
+    "ARCHIVE_UNSAFE",
+    `The code archive entry "${shown(entry)}" ${why}; refusing to unpack it.`,
+    {
+      context: { entry: shown(entry) },
+    },
+  );
 }
 
 /** The entry's path inside `dest`, or a refusal. */
-function safeTarget(dest: string, header: Header): string {
-  const name = header.name;
+function safeTarget(dest: string, name: string): string {
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw unsafe(name, `has a name longer than ${MAX_NAME_BYTES} bytes`);
   if (name.includes("\0")) throw unsafe(name, "contains a NUL character");
   if (name.startsWith("/") || /^[A-Za-z]:/.test(name) || name.includes("\\"))
     throw unsafe(name, "has an absolute or Windows path");
-  const segments = name.split("/").filter((s: string) => s !== "" && s !== ".");
+  const segments = name.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.length === 0) throw unsafe(name, "has an empty path");
   if (segments.includes("..")) throw unsafe(name, 'contains a ".." segment, which could escape the folder');
+  if (segments.some((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES)) {
+    throw unsafe(name, `has a path segment longer than ${MAX_SEGMENT_BYTES} bytes`);
+  }
   const target = path.join(dest, ...segments);
   // Belt and braces: whatever the rules above miss, the target must stay inside dest.
   if (!target.startsWith(dest + path.sep)) throw unsafe(name, "resolves outside the folder");
   return target;
+}
+
+function describeType(header: Header): string {
+  const type = header.type as string | null;
+  if (type === "symlink" || type === "link") return `is a ${type} to "${shown(header.linkname ?? "", 60)}"`;
+  return type ? `is a ${type}` : "is an entry of an unknown type";
+}
+
+/** Counts inflated bytes, so a bomb hidden outside any file (in padding) is stopped too. */
+function inflationLimit(limit: number, current: () => string | undefined): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > limit) done(unsafe(current() ?? "(end of archive)", `takes the archive past ${limit} inflated bytes`));
+      else done(null, chunk);
+    },
+  });
 }
 
 /** Unpacks a `.tar.gz` stream into `dest` (which must exist and be empty). */
@@ -65,82 +99,110 @@ export async function unpackArchive(
   const { maxEntries, maxBytes } = { ...defaultUnpackLimits, ...limits };
   const root = path.resolve(dest);
   const reader = extract();
+  const made = new Set<string>([root]);
   let files = 0;
   let bytes = 0;
   let entries = 0;
-  const made = new Set<string>([root]);
+  let current: string | undefined; // the entry being read
+  let previous: string | undefined; // the last entry read whole
+  let sourceError: unknown;
+  archive.once("error", (error) => {
+    sourceError = error;
+  });
+  // Headers and padding take at most a few KiB per entry; beyond that, inflated bytes are a bomb.
+  const inflated = inflationLimit(maxBytes + maxEntries * 2048 + 1024 * 1024, () => current);
+  const feeding = pipeline(archive, createGunzip(), inflated, reader);
+  feeding.catch(() => {}); // its error, if any, also ends the loop below, which reports it
 
-  reader.on("entry", (header, stream, next) => {
-    const handle = async () => {
+  const fileError = (error: unknown, name: string, writing: boolean): unknown => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && writing) return unsafe(name, "appears twice in the archive");
+    if (code === "EEXIST" || code === "ENOTDIR" || code === "EISDIR") {
+      return unsafe(name, "clashes with another entry (a file and a folder of the same name)");
+    }
+    if (code === "ENAMETOOLONG") return unsafe(name, "has a name too long for this filesystem");
+    return error;
+  };
+
+  try {
+    for await (const entry of reader) {
+      const header = entry.header;
+      current = header.name;
       entries += 1;
       if (entries > maxEntries) throw unsafe(header.name, `is past the limit of ${maxEntries} entries`);
-      const target = safeTarget(root, header);
+      const target = safeTarget(root, header.name);
       if (header.type === "directory") {
-        await fsp.mkdir(target, { recursive: true });
-        stream.resume();
-        return;
+        await fsp.mkdir(target, { recursive: true }).catch((error: unknown) => {
+          throw fileError(error, header.name, false);
+        });
+        made.add(target);
+        entry.resume();
+        previous = header.name;
+        current = undefined;
+        continue;
       }
       if (header.type !== "file" && header.type !== "contiguous-file") {
-        const kind =
-          header.type === "symlink" || header.type === "link"
-            ? `is a ${header.type} to "${header.linkname}"`
-            : `is a ${header.type}`;
-        throw unsafe(header.name, `${kind}, which a code package never contains`);
+        throw unsafe(header.name, `${describeType(header)}, which a code package never contains`);
       }
-      // The header's size cannot be trusted to stop a bomb; the bytes are counted as they arrive.
+      // The header's size cannot be trusted to stop a bomb; the bytes are also counted as they arrive.
       if (bytes + (header.size ?? 0) > maxBytes)
         throw unsafe(header.name, `would take the unpacked size past ${maxBytes} bytes`);
       const parent = path.dirname(target);
-      if (!made.has(parent)) {
-        await fsp.mkdir(parent, { recursive: true });
-        made.add(parent);
-      }
       const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
-      // wx: an archive that names the same file twice is refused rather than silently overwritten.
-      if ((header.size ?? 0) <= SMALL_FILE) {
-        // Most code files are small: one write each is several times faster than a stream each.
-        const chunks: Buffer[] = [];
-        for await (const chunk of stream) {
-          bytes += (chunk as Buffer).length;
-          if (bytes > maxBytes) throw unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`);
-          chunks.push(chunk as Buffer);
+      try {
+        if (!made.has(parent)) {
+          await fsp.mkdir(parent, { recursive: true });
+          made.add(parent);
         }
-        await fsp.writeFile(target, Buffer.concat(chunks), { flag: "wx", mode });
-      } else {
-        stream.on("data", (chunk: unknown) => {
-          bytes += (chunk as Buffer).length;
-          if (bytes > maxBytes) stream.destroy(unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`));
-        });
-        await pipeline(stream, createWriteStream(target, { flags: "wx", mode }));
+        if ((header.size ?? 0) <= SMALL_FILE) {
+          const chunks: Buffer[] = [];
+          for await (const chunk of entry) {
+            bytes += (chunk as Buffer).length;
+            if (bytes > maxBytes) throw unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`);
+            chunks.push(chunk as Buffer);
+          }
+          // wx: an archive that names the same file twice is refused rather than silently overwritten.
+          await fsp.writeFile(target, Buffer.concat(chunks), { flag: "wx", mode });
+        } else {
+          const counting = new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              bytes += chunk.length;
+              if (bytes > maxBytes) done(unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`));
+              else done(null, chunk);
+            },
+          });
+          await pipeline(entry, counting, createWriteStream(target, { flags: "wx", mode }));
+        }
+      } catch (error) {
+        throw fileError(error, header.name, true);
       }
       files += 1;
-    };
-    handle().then(
-      () => next(),
-      (error: unknown) => {
-        stream.resume();
-        const refusal =
-          (error as NodeJS.ErrnoException).code === "EEXIST"
-            ? unsafe(header.name, "appears twice in the archive")
-            : (error as NodeJS.ErrnoException).code === "ENOTDIR" || (error as NodeJS.ErrnoException).code === "EISDIR"
-              ? unsafe(header.name, "clashes with another entry (a file and a folder of the same name)")
-              : error;
-        reader.destroy(refusal as Error);
-      },
-    );
-  });
-
-  try {
-    await pipeline(archive, createGunzip(), reader);
+      previous = header.name;
+      current = undefined;
+    }
+    await feeding;
   } catch (error) {
+    archive.destroy();
+    await feeding.catch(() => {});
     if (error instanceof BootstrapError) throw error;
-    throw new BootstrapError(
-      "ARCHIVE_UNSAFE",
-      `The code archive is not a valid .tar.gz (${(error as Error).message}); refusing to unpack it.`,
-      {
-        cause: error,
-      },
-    );
+    if (sourceError !== undefined) {
+      throw new BootstrapError(
+        "DOWNLOAD_FAILED",
+        `Reading the code archive failed: ${(sourceError as Error).message}.`,
+        {
+          cause: sourceError,
+        },
+      );
+    }
+    const message = (error as Error).message ?? String(error);
+    const why = /unexpected end/i.test(message)
+      ? current === undefined
+        ? "ends in the middle of a header"
+        : `ends in the middle of entry "${shown(current)}"`
+      : /invalid tar header/i.test(message)
+        ? `has a damaged header${previous === undefined ? "" : ` after entry "${shown(previous)}"`}`
+        : `is not a valid .tar.gz (${shown(message)})`;
+    throw new BootstrapError("ARCHIVE_UNSAFE", `The code archive ${why}; refusing to unpack it.`, { cause: error });
   }
   return { files, bytes };
 }

@@ -1,0 +1,369 @@
+/**
+ * The unpacker against a corpus of hostile archives (./hostile-archives.ts). Each one is unpacked into
+ * `<tmp>/stage/` next to `<tmp>/outside/`; it must be refused with ARCHIVE_UNSAFE, in one sentence that
+ * names the entry at fault, and nothing may appear or change outside the stage, nor at the absolute
+ * paths the archive aims at. The stage itself may hold partial output (the caller throws it away) but
+ * never a link, a device or a FIFO, nor more bytes than the limit.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { BootstrapError } from "../../src/bootstrap/errors.js";
+import { unpackArchive } from "../../src/bootstrap/unpack.js";
+import {
+  benignArchive,
+  benignFiles,
+  blocks,
+  corpusToken,
+  type HostileArchive,
+  hostileArchives,
+  rawHeader,
+  victimContent,
+} from "./hostile-archives.js";
+
+const MiB = 1024 * 1024;
+
+/**
+ * Collects uncaught exceptions and unhandled rejections until `restore()`, so that one raised by the
+ * unpacker fails the test that caused it (in production it would kill the process). The runner's own
+ * listeners are set aside meanwhile and put back afterwards.
+ */
+function captureUncaught(): { errors: unknown[]; restore(): void } {
+  const errors: unknown[] = [];
+  const onError = (error: unknown) => errors.push(error);
+  const savedExceptions = process.listeners("uncaughtException");
+  const savedRejections = process.listeners("unhandledRejection");
+  process.removeAllListeners("uncaughtException");
+  process.removeAllListeners("unhandledRejection");
+  process.on("uncaughtException", onError);
+  process.on("unhandledRejection", onError);
+  return {
+    errors,
+    restore() {
+      process.removeListener("uncaughtException", onError);
+      process.removeListener("unhandledRejection", onError);
+      for (const listener of savedExceptions) process.on("uncaughtException", listener);
+      for (const listener of savedRejections) process.on("unhandledRejection", listener);
+    },
+  };
+}
+
+const uncaughtSummary = (errors: unknown[]) => errors.map((e) => String((e as Error)?.message ?? e).slice(0, 200));
+
+interface Layout {
+  tmp: string;
+  stage: string;
+  outside: string;
+}
+
+async function makeLayout(): Promise<Layout> {
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-unpack-"));
+  const stage = path.join(tmp, "stage");
+  const outside = path.join(tmp, "outside");
+  await fsp.mkdir(stage);
+  await fsp.mkdir(outside);
+  await fsp.writeFile(path.join(outside, "victim.txt"), victimContent);
+  return { tmp, stage, outside };
+}
+
+function describeStats(stats: Stats): string {
+  const kind = stats.isFile()
+    ? "file"
+    : stats.isDirectory()
+      ? "dir"
+      : stats.isSymbolicLink()
+        ? "symlink"
+        : stats.isFIFO()
+          ? "fifo"
+          : stats.isCharacterDevice()
+            ? "chardev"
+            : stats.isBlockDevice()
+              ? "blockdev"
+              : "other";
+  return `${kind} mode=${(stats.mode & 0o7777).toString(8)} size=${stats.isFile() ? stats.size : "-"} nlink=${stats.nlink} mtime=${stats.mtimeMs}`;
+}
+
+/** Everything under `root` (relative path → type, mode, size, content hash, link target), skipping `skip`. */
+async function snapshot(root: string, skip?: string): Promise<Map<string, string>> {
+  const result = new Map<string, string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await fsp.readdir(dir)).sort()) {
+      const full = path.join(dir, name);
+      const stats = await fsp.lstat(full);
+      // The stage's own mtime and link count follow its content, which is not under test here.
+      let line = full === skip ? "dir (stage)" : describeStats(stats);
+      if (stats.isSymbolicLink()) line += ` -> ${await fsp.readlink(full)}`;
+      if (stats.isFile()) {
+        line += ` sha256=${createHash("sha256")
+          .update(await fsp.readFile(full))
+          .digest("hex")}`;
+      }
+      result.set(path.relative(root, full), line);
+      if (stats.isDirectory() && full !== skip) await walk(full);
+    }
+  };
+  await walk(root);
+  return result;
+}
+
+/** Every entry under `dir`, with its lstat. */
+async function walkAll(dir: string): Promise<Array<{ rel: string; stats: Stats }>> {
+  const out: Array<{ rel: string; stats: Stats }> = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await fsp.readdir(d)) {
+      const full = path.join(d, name);
+      const stats = await fsp.lstat(full);
+      out.push({ rel: path.relative(dir, full), stats });
+      if (stats.isDirectory()) await walk(full);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fsp.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The refusal must be one readable sentence that names the entry (escaped, so NULs and newlines show). */
+function assertClearRefusal(message: string, entry: string | undefined): void {
+  const shown = message.length > 400 ? `${message.slice(0, 400)}… (${message.length} characters)` : message;
+  let rest = message;
+  if (entry !== undefined) {
+    // Long names are cut to 200 characters in messages (a 1 MB name must not flood a log).
+    const full = JSON.stringify(entry).slice(1, -1);
+    const escaped = full.length > 200 ? `"${full.slice(0, 200)}…"` : `"${full}"`;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw control characters is the point
+    const plainOk = !/[\u0000-\u001f]/.test(entry) && message.includes(`"${entry}"`);
+    assert.ok(message.includes(escaped) || plainOk, `the message should name the entry ${escaped}: ${shown}`);
+    rest = message.includes(escaped) ? message.replace(escaped, '""') : message.replace(`"${entry}"`, '""');
+  }
+  const check = (ok: boolean, what: string) => assert.ok(ok, `the message should ${what}: ${shown}`);
+  check(rest.length <= 300, "be short");
+  check(!rest.includes("\n"), "be one line");
+  check(/^[A-Z]/.test(rest) && rest.endsWith("."), "be a sentence");
+  check(!/[.!?]\s+[A-Z]/.test(rest), "be one sentence");
+  check(!/\b(null|undefined|NaN)\b|\[object /.test(rest), "not leak a JS value");
+  check(!/Maximum call stack|is not a function|Cannot read prop/.test(rest), "not leak a crash");
+}
+
+const etcPasswdBefore = await fsp.stat("/etc/passwd").then(describeStats, () => "absent");
+
+async function runHostile(archive: HostileArchive): Promise<void> {
+  const bytes = await archive.build();
+  const layout = await makeLayout();
+  const aims = (archive.aims ?? []).map((aim) => path.resolve(layout.stage, aim));
+  try {
+    for (const aim of aims) assert.equal(await exists(aim), false, `${aim} exists before the test`);
+    const before = await snapshot(layout.tmp, layout.stage);
+
+    const rssBefore = process.memoryUsage().rss;
+    const uncaught = captureUncaught();
+    let outcome: { result: unknown } | { error: unknown };
+    let rssGrowth: number;
+    try {
+      outcome = await unpackArchive(Readable.from(bytes), layout.stage, archive.limits).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      rssGrowth = process.memoryUsage().rss - rssBefore;
+      // A write still in flight, or an error emitted late, shows up now.
+      await sleep(30);
+    } finally {
+      uncaught.restore();
+    }
+
+    // Refused, with the right error and a clear message.
+    assert.ok(
+      "error" in outcome,
+      `unpacked without complaint: ${JSON.stringify("result" in outcome && outcome.result)}`,
+    );
+    const { error } = outcome;
+    assert.ok(error instanceof BootstrapError, `not a BootstrapError: ${String(error)}`);
+    assert.equal(error.code, "ARCHIVE_UNSAFE", error.message);
+    assertClearRefusal(error.message, archive.offending);
+
+    // Nothing created, changed or removed outside the stage; nothing at the targets.
+    assert.deepEqual([...(await snapshot(layout.tmp, layout.stage))], [...before], "something changed outside stage");
+    for (const aim of aims) assert.equal(await exists(aim), false, `${aim} was created`);
+    assert.equal(await fsp.stat("/etc/passwd").then(describeStats, () => "absent"), etcPasswdBefore);
+
+    // Whatever partial output the stage holds: only plain files and folders, no special bits, within limits.
+    let staged = 0;
+    for (const { rel, stats } of await walkAll(layout.stage)) {
+      assert.ok(stats.isFile() || stats.isDirectory(), `stage/${rel} is ${describeStats(stats)}`);
+      assert.equal(stats.mode & 0o7000, 0, `stage/${rel} has setuid/setgid/sticky bits`);
+      if (stats.isFile()) {
+        assert.equal(stats.nlink, 1, `stage/${rel} is hard-linked`);
+        staged += stats.size;
+      }
+    }
+    if (archive.limits?.maxBytes !== undefined) assert.ok(staged <= archive.limits.maxBytes, `${staged} bytes staged`);
+    if (archive.bomb) assert.ok(rssGrowth < 100 * MiB, `RSS grew by ${Math.round(rssGrowth / MiB)} MiB`);
+
+    // Last, so that the checks above still run for archives that trip it.
+    assert.deepEqual(uncaughtSummary(uncaught.errors), [], "the unpacker raised an uncaught error");
+  } finally {
+    await fsp.rm(layout.tmp, { recursive: true, force: true });
+    // Clean up after a broken unpacker, but only what carries this run's token.
+    for (const aim of aims) if (aim.includes(corpusToken)) await fsp.rm(aim, { recursive: true, force: true });
+  }
+}
+
+describe("unpackArchive refuses hostile archives", () => {
+  after(async () => {
+    for (const name of await fsp.readdir(os.tmpdir())) {
+      if (name.includes(corpusToken)) await fsp.rm(path.join(os.tmpdir(), name), { recursive: true, force: true });
+    }
+  });
+
+  for (const archive of hostileArchives) {
+    test(`${archive.name}: ${archive.why}`, () => runHostile(archive));
+  }
+
+  test("every link is refused, even one that points inside the folder (by design)", async () => {
+    const archive = hostileArchives.find((a) => a.name === "symlink-inside");
+    assert.ok(archive);
+    const { stage, tmp } = await makeLayout();
+    try {
+      await assert.rejects(unpackArchive(Readable.from(await archive.build()), stage), (error: unknown) => {
+        assert.ok(error instanceof BootstrapError);
+        assert.equal(error.code, "ARCHIVE_UNSAFE");
+        assert.match(error.message, /"alias" is a symlink to "real"/);
+        return true;
+      });
+      assert.equal(await exists(path.join(stage, "alias")), false);
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("unpackArchive fails cleanly", () => {
+  const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+  test("a refusal does not crash the process", async () => {
+    // In its own process, without the test runner's safety net: as the bootstrap would run it.
+    const { tmp, stage } = await makeLayout();
+    try {
+      const script = path.join(tmp, "refuse.mts");
+      const url = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
+      await fsp.writeFile(
+        script,
+        [
+          `import { Readable } from "node:stream";`,
+          `import { unpackArchive } from ${url("../../src/bootstrap/unpack.ts")};`,
+          `import { hostileArchives } from ${url("./hostile-archives.ts")};`,
+          `const archive = hostileArchives.find((a) => a.name === "many-files-over-bytes");`,
+          `try {`,
+          `  await unpackArchive(Readable.from(await archive.build()), process.argv[2], archive.limits);`,
+          `  console.log("unpacked");`,
+          `} catch (error) {`,
+          `  console.log("refused", error.code);`,
+          `}`,
+          `await new Promise((resolve) => setTimeout(resolve, 100));`,
+          `console.log("alive");`,
+        ].join("\n"),
+      );
+      const child = spawnSync(process.execPath, ["--import", "tsx", script, stage], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      const stderr = child.stderr
+        .split("\n")
+        .filter((line) => line.trim() !== "" && !line.startsWith("    at "))
+        .join("\n");
+      assert.equal(child.stdout, "refused ARCHIVE_UNSAFE\nalive\n", `the child died: ${stderr}`);
+      assert.equal(child.status, 0, child.stderr);
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("a failed download is final: nothing is written after the promise settles", async () => {
+    // The object-store stream fails after part of a file, at various points; the caller deletes the
+    // stage as soon as the promise settles, so nothing may still be on its way to it.
+    const data = randomBytes(100_000);
+    const tar = Buffer.concat([
+      rawHeader({ name: "late.bin", prefix: "a/".repeat(40).slice(0, -1), size: data.length }),
+      blocks(data),
+      Buffer.alloc(1024),
+    ]);
+    const gz = gzipSync(tar);
+    const problems: string[] = [];
+    for (let spins = 0; spins < 16; spins++) {
+      const { tmp, stage } = await makeLayout();
+      const uncaught = captureUncaught();
+      try {
+        async function* download() {
+          yield gz.subarray(0, 30_000);
+          for (let i = 0; i < spins; i++) await new Promise((resolve) => setImmediate(resolve));
+          throw new Error("socket hang up");
+        }
+        const error = await unpackArchive(Readable.from(download()), stage).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (!(error instanceof Error)) problems.push(`spins ${spins}: the unpack succeeded`);
+        const atSettle = (await walkAll(stage)).length;
+        await sleep(30);
+        const later = (await walkAll(stage)).length;
+        if (later !== atSettle)
+          problems.push(`spins ${spins}: ${later - atSettle} entries appeared after the promise settled`);
+      } finally {
+        uncaught.restore();
+        await fsp.rm(tmp, { recursive: true, force: true });
+      }
+      for (const message of uncaughtSummary(uncaught.errors)) problems.push(`spins ${spins}: uncaught ${message}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe("unpackArchive unpacks a normal code archive", () => {
+  test("files, folders, contents, the executable bit and the counts", async () => {
+    const { stage, tmp } = await makeLayout();
+    try {
+      const result = await unpackArchive(Readable.from(await benignArchive()), stage);
+      const bytes = benignFiles.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0);
+      assert.deepEqual(result, { files: benignFiles.length, bytes });
+
+      const found = (await walkAll(stage)).filter((e) => !e.stats.isDirectory()).map((e) => e.rel);
+      assert.deepEqual(found.sort(), benignFiles.map((f) => f.path).sort());
+      for (const f of benignFiles) {
+        const full = path.join(stage, f.path);
+        assert.equal(await fsp.readFile(full, "utf8"), f.content, f.path);
+        const mode = (await fsp.stat(full)).mode;
+        assert.equal((mode & 0o100) !== 0, f.executable, `${f.path} has mode ${(mode & 0o777).toString(8)}`);
+        assert.equal(mode & 0o7000, 0, `${f.path} has special bits`);
+      }
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("limits that the archive fits exactly are not refused", async () => {
+    const { stage, tmp } = await makeLayout();
+    try {
+      const bytes = benignFiles.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0);
+      const limits = { maxEntries: benignFiles.length, maxBytes: bytes };
+      const result = await unpackArchive(Readable.from(await benignArchive()), stage, limits);
+      assert.deepEqual(result, { files: benignFiles.length, bytes });
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
