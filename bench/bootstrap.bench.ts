@@ -24,7 +24,7 @@ import { s3Store } from "../src/storage/s3.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const bootstrapBin = path.join(repo, "dist", "bootstrap", "bin.js");
+const bootstrapBin = path.join(repo, "dist", "bootstrap-bundle", "bin.js");
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -19,7 +19,9 @@ Downloads (or reuses from the cache), verifies and unpacks the code version, the
 command with the code's entry. Configuration comes from the environment (see the README).
 `;
 
-// Same relative path from src/bootstrap and dist/bootstrap: the bootstrap's own dependencies.
+// The bootstrap's own dependencies: the same relative path from src/bootstrap and from the bundle
+// the build makes of it (dist/bootstrap-bundle, one file to load: every container start pays for
+// module loading).
 const ownNodeModules = fileURLToPath(new URL("../../node_modules", import.meta.url));
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -56,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const result = await bootstrap({
     codeVersion: values["code-version"],
     command,
-    openStore: async () => (await import("../storage/index.js")).openStore(config, "runtime"),
+    openStore: async () => (await import("../storage/index.js")).openStore(config, "runtime", "read-only"),
     bucket: config.storage.buckets.code,
     cacheDir,
     cacheMaxBytes: config.bootstrap.cacheMaxBytes,

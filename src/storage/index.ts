@@ -13,7 +13,11 @@ export type { ObjectBody, ObjectEntry, ObjectInfo, ObjectStore, PutOptions, Stor
 /** Which key pair to use against S3: CI publishes code, the runtime (Airflow) key reads and writes data. */
 export type StoreRole = "cicd" | "runtime";
 
-export async function openStore(config: Config, role: StoreRole = "runtime"): Promise<ObjectStore> {
+export async function openStore(
+  config: Config,
+  role: StoreRole = "runtime",
+  access: "read-write" | "read-only" = "read-write",
+): Promise<ObjectStore> {
   const storage = config.storage;
   if (storage.driver === "fs") {
     const { fsStore } = await import("./fs.js");
@@ -30,6 +34,8 @@ export async function openStore(config: Config, role: StoreRole = "runtime"): Pr
       "No access key is configured for the S3 store; set GARAGE_AIRFLOW_ACCESS_KEY_ID/GARAGE_AIRFLOW_SECRET_ACCESS_KEY (or the GARAGE_CICD_* pair).",
     );
   }
-  const { s3Store } = await import("./s3.js");
-  return s3Store({ endpoint: storage.endpoint, region: storage.region, ...credentials });
+  const options = { endpoint: storage.endpoint, region: storage.region, ...credentials };
+  // Reading needs no SDK: the bootstrap opens the store read-only and starts ~200 ms sooner.
+  if (access === "read-only") return (await import("./s3-reader.js")).s3ReaderStore(options);
+  return (await import("./s3.js")).s3Store(options);
 }

@@ -23,8 +23,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { StorageError } from "./errors.js";
 import { assertBucket, assertKey, assertMetadata, assertPrefix } from "./keys.js";
+import { type SdkError, s3ErrorMapper } from "./s3-errors.js";
 import { discardBody, readAll, withTypedErrors } from "./stream.js";
 import type { ObjectInfo, ObjectStore, PutOptions } from "./types.js";
 
@@ -47,26 +47,6 @@ export interface S3StoreOptions {
 }
 
 const MiB = 1024 * 1024;
-
-interface SdkError {
-  name?: string;
-  code?: string;
-  Code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number; attempts?: number };
-}
-
-const networkCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "TimeoutError",
-]);
 
 export function s3Store(options: S3StoreOptions): ObjectStore {
   const endpoint = options.endpoint.replace(/\/+$/, "");
@@ -91,80 +71,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore {
     }),
   });
 
-  const toStorageError = (error: unknown, action: string, bucket: string, key?: string): StorageError => {
-    if (error instanceof StorageError) return error;
-    const e = (error ?? {}) as SdkError;
-    const code = e.Code ?? e.code ?? e.name ?? "";
-    const status = e.$metadata?.httpStatusCode;
-    const attempts = e.$metadata?.attempts;
-    const where = key === undefined ? `bucket "${bucket}"` : `s3://${bucket}/${key}`;
-    const context = { endpoint, bucket, key, accessKeyId: keyId, status, attempts, s3Code: code || undefined };
-    if (code === "SignatureDoesNotMatch") {
-      return new StorageError(
-        "STORAGE_ACCESS_DENIED",
-        `Access denied to ${action} ${where} at ${endpoint}: the secret key does not match access key id ${keyId}; check that key pair.`,
-        { cause: error, context },
-      );
-    }
-    if (code === "InvalidAccessKeyId") {
-      return new StorageError(
-        "STORAGE_ACCESS_DENIED",
-        `Access denied to ${action} ${where} at ${endpoint}: the server does not know access key id ${keyId}; check the configured key id.`,
-        { cause: error, context },
-      );
-    }
-    if (status === 403 || code === "AccessDenied" || code === "Forbidden") {
-      return new StorageError(
-        "STORAGE_ACCESS_DENIED",
-        `Access denied to ${action} ${where} at ${endpoint} with access key id ${keyId}; check that this key has permission on bucket "${bucket}".`,
-        { cause: error, context },
-      );
-    }
-    if (code === "NoSuchBucket") {
-      return new StorageError(
-        "STORAGE_NO_SUCH_BUCKET",
-        `The bucket "${bucket}" does not exist at ${endpoint}; create it (\`tdf store init\`) or check the bucket name in the configuration.`,
-        { cause: error, context },
-      );
-    }
-    if (code === "NoSuchKey") {
-      return new StorageError(
-        "STORAGE_NO_SUCH_KEY",
-        `Cannot ${action} ${where}: the object does not exist at ${endpoint}.`,
-        {
-          cause: error,
-          context,
-        },
-      );
-    }
-    if (action === "download" && status === undefined) {
-      return new StorageError(
-        "STORAGE_UNREACHABLE",
-        `The download of ${where} from ${endpoint} was cut short (${code || e.message}); retry, and check the network and the server if it happens again.`,
-        { cause: error, context },
-      );
-    }
-    if (networkCodes.has(code) || (status === undefined && networkCodes.has(e.name ?? ""))) {
-      const tries = attempts === undefined ? "" : ` after ${attempts} attempt${attempts === 1 ? "" : "s"}`;
-      return new StorageError(
-        "STORAGE_UNREACHABLE",
-        `Cannot reach the object store at ${endpoint} (${code})${tries}; check GARAGE_ENDPOINT and that the server is running.`,
-        { cause: error, context },
-      );
-    }
-    if (status !== undefined && status >= 500) {
-      return new StorageError(
-        "STORAGE_SERVER_ERROR",
-        `The object store at ${endpoint} failed to ${action} ${where} with HTTP ${status}${code ? ` (${code})` : ""} after ${attempts ?? 1} attempts; retry later or check the server's logs.`,
-        { cause: error, context },
-      );
-    }
-    return new StorageError(
-      "STORAGE_FAILED",
-      `Failed to ${action} ${where} at ${endpoint}: ${code || "error"}${e.message ? `: ${e.message}` : ""}.`,
-      { cause: error, context },
-    );
-  };
+  const toStorageError = s3ErrorMapper(endpoint, keyId);
 
   const isNotFound = (error: unknown): boolean => {
     const e = error as SdkError;
