@@ -11,6 +11,7 @@
  * Each phase logs one structured line with its figures; the last line gives the task's exit status
  * and the whole start-up overhead. With metrics enabled the same figures go to a JSON file.
  */
+import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -84,79 +85,106 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
     return opened;
   };
   const metrics: Record<string, unknown> = { codeVersion: options.codeVersion };
-  const verifyKey = options.verifyKey === undefined ? undefined : loadVerifyKey(options.verifyKey);
   const cache = createCodeCache({ dir: options.cacheDir });
-
-  // A full SHA that is already cached needs nothing from the store: the common case, as Airflow
-  // hands every task after resolve_code the SHA it resolved.
-  const phase = performance.now();
-  const sha = isFullSha(options.codeVersion)
-    ? options.codeVersion
-    : await resolveSha(await store(), bucket, options.codeVersion);
-  metrics.resolve = { sha, seconds: seconds(phase) };
-  log.info(
-    { phase: "resolve", codeVersion: options.codeVersion, sha, seconds: seconds(phase) },
-    `code version ${options.codeVersion} is ${sha.slice(0, 12)}`,
-  );
-
-  await fsp.mkdir(cache.dir, { recursive: true });
-  const inUse = await cache.markInUse(sha);
+  let verifyKey: KeyObject | undefined;
   try {
-    let cached = await cache.lookup(sha);
-    const cacheHit = cached !== undefined;
-    if (cached === undefined) {
-      const lock = await cache.lock(sha, () =>
-        log.info({ phase: "cache", sha }, "another bootstrap is fetching this version; waiting"),
-      );
-      try {
-        // Whoever held the lock before may have finished the work.
-        cached = (await cache.lookup(sha)) ?? (await fetchVersion(sha));
-      } finally {
-        await lock.release();
-      }
-    }
-    log.info({ phase: "cache", sha, hit: cacheHit }, cacheHit ? "cache hit" : "cache miss: downloaded");
-    metrics.cache = { hit: cacheHit };
-
-    // Checked on every start, hit or miss: the cache is shared by containers of different images.
-    const where = `${bucket}/${manifestKey(sha)}`;
-    const manifest = parseManifest(cached.manifestBytes, where);
-    verifyTrust(manifest, cached.manifestBytes, cached.signatureBytes, where, {
-      verifyKey,
-      depsHash: options.depsHash,
-      allowDepsMismatch: options.allowDepsMismatch,
-      imagePrefix: options.imagePrefix,
-      registryUrl: options.registryUrl,
-      warn: (message) => log.warn({ phase: "verify", sha }, message),
-    });
-    await cache.touch(sha);
-    const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
-    if (removed.length > 0)
-      log.info({ phase: "cache", removed }, `trimmed ${removed.length} old version(s) from the cache`);
-
-    const overhead = seconds(started);
-    metrics.startupSeconds = overhead;
-    log.info({ phase: "run", sha, command: options.command, startupSeconds: overhead }, "starting the task");
-    const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command);
-    metrics.exitCode = outcome.exitCode;
-    metrics.totalSeconds = seconds(started);
-    log.info(
-      {
-        phase: "exit",
-        sha,
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
-        startupSeconds: overhead,
-        totalSeconds: metrics.totalSeconds,
-      },
-      `task exited with ${outcome.exitCode}`,
-    );
-    return { sha, exitCode: outcome.exitCode, cacheHit };
+    return await run();
+  } catch (error) {
+    // A failed start is what metrics are most wanted for.
+    const e = error as { code?: string; message?: string; context?: Record<string, unknown> };
+    metrics.error = { code: e.code, message: e.message, attempts: e.context?.attempts };
+    metrics.exitCode = 1;
+    throw error;
   } finally {
-    await inUse.release();
     if (options.metricsFile) {
       await fsp.mkdir(path.dirname(options.metricsFile), { recursive: true });
       await fsp.writeFile(options.metricsFile, `${JSON.stringify({ ...metrics, at: new Date().toISOString() })}\n`);
+    }
+  }
+
+  async function run(): Promise<BootstrapResult> {
+    verifyKey = options.verifyKey === undefined ? undefined : loadVerifyKey(options.verifyKey);
+
+    // A full SHA that is already cached needs nothing from the store: the common case, as Airflow
+    // hands every task after resolve_code the SHA it resolved.
+    const phase = performance.now();
+    const sha = isFullSha(options.codeVersion)
+      ? options.codeVersion
+      : await resolveSha(await store(), bucket, options.codeVersion);
+    metrics.resolve = { sha, seconds: seconds(phase) };
+    log.info(
+      { phase: "resolve", codeVersion: options.codeVersion, sha, seconds: seconds(phase) },
+      `code version ${options.codeVersion} is ${sha.slice(0, 12)}`,
+    );
+
+    await fsp.mkdir(cache.dir, { recursive: true });
+    const inUse = await cache.markInUse(sha);
+    try {
+      let cached = await cache.lookup(sha);
+      const cacheHit = cached !== undefined;
+      let waited = false;
+      let fetched = false;
+      if (cached === undefined) {
+        const lock = await cache.lock(sha, () => {
+          waited = true;
+          log.info({ phase: "cache", sha }, "another bootstrap is fetching this version; waiting");
+        });
+        try {
+          // Whoever held the lock before may have finished the work.
+          cached = await cache.lookup(sha);
+          if (cached === undefined) {
+            cached = await fetchVersion(sha);
+            fetched = true;
+          }
+        } finally {
+          await lock.release();
+        }
+      }
+      await cache.linkDependencies(sha, options.nodeModules);
+      const how = cacheHit
+        ? "cache hit"
+        : fetched
+          ? "cache miss: downloaded"
+          : "cache miss: fetched by another bootstrap";
+      log.info({ phase: "cache", sha, hit: cacheHit, fetched, waited }, how);
+      metrics.cache = { hit: cacheHit, fetched, waited };
+
+      // Checked on every start, hit or miss: the cache is shared by containers of different images.
+      const where = `${bucket}/${manifestKey(sha)}`;
+      const manifest = parseManifest(cached.manifestBytes, where);
+      verifyTrust(manifest, cached.manifestBytes, cached.signatureBytes, where, {
+        verifyKey,
+        depsHash: options.depsHash,
+        allowDepsMismatch: options.allowDepsMismatch,
+        imagePrefix: options.imagePrefix,
+        registryUrl: options.registryUrl,
+        warn: (message) => log.warn({ phase: "verify", sha }, message),
+      });
+      await cache.touch(sha);
+      const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
+      if (removed.length > 0)
+        log.info({ phase: "cache", removed }, `trimmed ${removed.length} old version(s) from the cache`);
+
+      const overhead = seconds(started);
+      metrics.startupSeconds = overhead;
+      log.info({ phase: "run", sha, command: options.command, startupSeconds: overhead }, "starting the task");
+      const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command);
+      metrics.exitCode = outcome.exitCode;
+      metrics.totalSeconds = seconds(started);
+      log.info(
+        {
+          phase: "exit",
+          sha,
+          exitCode: outcome.exitCode,
+          signal: outcome.signal,
+          startupSeconds: overhead,
+          totalSeconds: metrics.totalSeconds,
+        },
+        `task exited with ${outcome.exitCode}`,
+      );
+      return { sha, exitCode: outcome.exitCode, cacheHit };
+    } finally {
+      await inUse.release();
     }
   }
 
@@ -200,6 +228,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
     });
 
     const archivePath = await cache.downloadPath(sha);
+    step = performance.now();
     try {
       const download = await downloadArchive(s3, bucket, archiveKey(sha), manifest.archive.size, archivePath, {
         onRetry: (attempt, error) =>

@@ -12,10 +12,11 @@
  *   .used/<sha>            its modification time is the version's last use, for least-recently-used trimming
  *
  * The lock only saves duplicate work; correctness rests on the rename. Owners are
- * `<hostname>:<pid>`: on the same host a dead pid frees a lock at once, across containers a lock or an
- * in-use marker whose heartbeat stopped is stale after a while.
+ * `<hostname>:<pid namespace>:<pid>:<random>`: in the same PID namespace a dead pid frees a lock at
+ * once; across containers a lock or an in-use marker whose heartbeat stopped is stale after a while.
  */
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,7 +33,16 @@ export interface Held {
   release(): Promise<void>;
 }
 
-const owner = `${os.hostname()}:${process.pid}`;
+// Containers can share a hostname (host networking) but not a PID namespace: the pid check is only
+// trusted when both match; otherwise the heartbeat decides.
+const pidNamespace = (() => {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid").replace(/\D/g, "");
+  } catch {
+    return "";
+  }
+})();
+const owner = `${os.hostname()}:${pidNamespace}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -61,8 +71,9 @@ export function createCodeCache(options: CacheOptions) {
       fsp.stat(file).catch(() => undefined),
     ]);
     if (stats === undefined) return true;
-    const [host, pid] = text.split(":");
-    if (host === os.hostname() && pid !== undefined && !processAlive(Number(pid))) return true;
+    const [host, namespace, pid] = text.split(":");
+    if (host === os.hostname() && namespace === pidNamespace && pid !== undefined && !processAlive(Number(pid)))
+      return true;
     return Date.now() - stats.mtimeMs > staleMs;
   };
 
@@ -120,6 +131,18 @@ export function createCodeCache(options: CacheOptions) {
           await fsp.rm(file, { force: true });
         },
       };
+    },
+
+    /**
+     * Points the version's `node_modules` at this image's dependencies: the cache is shared by
+     * containers whose images may keep them elsewhere. Replaced atomically (link, then rename).
+     */
+    async linkDependencies(sha: string, nodeModules: string): Promise<void> {
+      const link = path.join(versionDir(sha), "node_modules");
+      if ((await fsp.readlink(link).catch(() => undefined)) === nodeModules) return;
+      const temp = `${link}.${randomUUID().slice(0, 8)}`;
+      await fsp.symlink(nodeModules, temp, "dir");
+      await fsp.rename(temp, link);
     },
 
     /** Marks a version as in use by this process until released. */
@@ -198,9 +221,11 @@ export function createCodeCache(options: CacheOptions) {
      * marker) and never those in `keep`. Returns the SHAs removed.
      */
     async trim(maxBytes: number, keep: ReadonlySet<string>): Promise<string[]> {
-      // What an earlier trim was killed in the middle of removing.
+      // What an earlier trim was killed in the middle of removing (not one another trim may put back).
       for (const name of await fsp.readdir(path.join(dir, ".staging")).catch(() => [] as string[])) {
-        if (name.startsWith("trash-")) await fsp.rm(path.join(dir, ".staging", name), { recursive: true, force: true });
+        const trash = path.join(dir, ".staging", name);
+        const stats = name.startsWith("trash-") ? await fsp.stat(trash).catch(() => undefined) : undefined;
+        if (stats && Date.now() - stats.mtimeMs > staleMs) await fsp.rm(trash, { recursive: true, force: true });
       }
       const versions: Array<{ sha: string; bytes: number; usedAt: number }> = [];
       for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
@@ -217,7 +242,16 @@ export function createCodeCache(options: CacheOptions) {
         // Renamed away first, so no bootstrap can start using a half-deleted version.
         const trash = path.join(dir, ".staging", `trash-${version.sha}-${randomUUID().slice(0, 8)}`);
         await fsp.mkdir(path.dirname(trash), { recursive: true });
-        await fsp.rename(versionDir(version.sha), trash);
+        try {
+          await fsp.rename(versionDir(version.sha), trash);
+        } catch (error) {
+          // Another bootstrap trimmed it first: gone all the same.
+          if (errno(error) === "ENOENT") {
+            total -= version.bytes;
+            continue;
+          }
+          throw error;
+        }
         if (await cache.inUse(version.sha)) {
           // A task started using it between the check and the rename: put it back.
           await fsp.rename(trash, versionDir(version.sha)).catch(() => fsp.rm(trash, { recursive: true, force: true }));

@@ -48,6 +48,14 @@ async function downloadOnce(store: ObjectStore, bucket: string, key: string, exp
       done(null, chunk);
     },
   });
+  // A stored object of the wrong size is damaged or altered: no retry will fix that.
+  if (object.info.size !== expectedSize) {
+    object.body.destroy();
+    throw new BootstrapError(
+      "ARCHIVE_MISMATCH",
+      `The archive ${bucket}/${key} is ${object.info.size} bytes, but its manifest says ${expectedSize}; it was altered or damaged: publish that commit again.`,
+    );
+  }
   await pipeline(object.body, hashing, createWriteStream(target));
   if (bytes !== expectedSize) throw new ShortBodyError(`received ${bytes} of ${expectedSize} bytes`);
   return { bytes, sha256: hash.digest("hex") };
