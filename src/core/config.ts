@@ -70,7 +70,13 @@ export interface Config {
   storage: StorageConfig;
   codepkg: CodePackageConfig;
   bootstrap: BootstrapConfig;
-  mlflow: { trackingUri: string | undefined; s3EndpointUrl: string | undefined };
+  mlflow: {
+    trackingUri: string | undefined;
+    s3EndpointUrl: string | undefined;
+    username: string | undefined;
+    password: string | undefined;
+    token: string | undefined;
+  };
   docker: { registryUrl: string | undefined; imagePrefix: string };
   training: { maxEpochs: number; batchSize: number; learningRate: number };
   alertEmail: string | undefined;
@@ -160,6 +166,9 @@ export const configVariables = [
     description: "Where start-up metrics go when ENABLE_METRICS is true.",
   },
   { name: "MLFLOW_TRACKING_URI", default: "(unset: local SQLite tracker)", description: "MLflow tracking server URL." },
+  { name: "MLFLOW_TRACKING_USERNAME", default: "", description: "MLflow basic-auth user." },
+  { name: "MLFLOW_TRACKING_PASSWORD", default: "", description: "MLflow basic-auth password. Secret." },
+  { name: "MLFLOW_TRACKING_TOKEN", default: "", description: "MLflow bearer token. Secret." },
   { name: "MLFLOW_S3_ENDPOINT_URL", default: "GARAGE_ENDPOINT", description: "S3 endpoint for MLflow artifacts." },
   { name: "DOCKER_REGISTRY_URL", default: "", description: "Registry of the base images." },
   { name: "IMAGE_PREFIX", default: "tft-demand-forecasting", description: "Base image name prefix." },
@@ -332,6 +341,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     mlflow: {
       trackingUri: url("MLFLOW_TRACKING_URI"),
       s3EndpointUrl: url("MLFLOW_S3_ENDPOINT_URL") ?? endpoint,
+      username: value("MLFLOW_TRACKING_USERNAME"),
+      password: value("MLFLOW_TRACKING_PASSWORD"),
+      token: value("MLFLOW_TRACKING_TOKEN"),
     },
     docker: {
       registryUrl: value("DOCKER_REGISTRY_URL"),
@@ -370,7 +382,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 export function redactedConfig(config: Config): unknown {
   return JSON.parse(
     JSON.stringify(config, (key, value) =>
-      (key === "secretAccessKey" || key === "signingKey") && typeof value === "string" ? "[REDACTED]" : (value ?? null),
+      ["secretAccessKey", "signingKey", "password", "token"].includes(key) && typeof value === "string"
+        ? "[REDACTED]"
+        : (value ?? null),
     ),
   );
 }
