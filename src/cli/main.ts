@@ -10,6 +10,7 @@ import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerStoreCommands } from "./store.js";
+import { registerTrackingCommands } from "./tracking.js";
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -62,6 +63,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
   registerStoreCommands(program, context);
   registerCodeCommands(program, context, env);
   registerDoctorCommand(program, context);
+  registerTrackingCommands(program, context);
 
   try {
     await program.parseAsync(argv, { from: "user" });
