@@ -13,25 +13,16 @@
  * Runs are interleaved and repeated; medians are reported; one JSON line. The S3 server is the one in
  * TDF_TEST_S3_*, or one started for the run. Environment: BENCH_RUNS (default 9).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { publish } from "../src/codepkg/publish.js";
 import { s3Store } from "../src/storage/s3.js";
+import { median, repo, round, s3ServerForBench } from "./common.js";
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bootstrapBin = path.join(repo, "dist", "bootstrap-bundle", "bin.js");
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
-const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 
 /** Runs a command; resolves with the time to its first stdout line, its total time, and its stderr. */
 function timedRun(
@@ -61,28 +52,10 @@ function timedRun(
   });
 }
 
-function ensureS3Server(): (() => void) | undefined {
-  if (process.env.TDF_TEST_S3_ENDPOINT) return undefined;
-  const script = path.join(repo, "scripts", "s3-test-server.sh");
-  const dir = path.join(os.tmpdir(), `tdf-bench-s3-${process.pid}`);
-  const started = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (started.status !== 0) throw new Error(`could not start the S3 test server (${script})`);
-  for (const match of started.stdout.matchAll(/^export (TDF_TEST_S3_\w+)=(.*)$/gm)) {
-    process.env[match[1] as string] = (match[2] as string).replace(/^['"]|['"]$/g, "");
-  }
-  return () => spawnSync("bash", [script, "stop", dir], { stdio: "inherit" });
-}
-
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 9);
-  const stopServer = ensureS3Server();
+  const server = s3ServerForBench();
   const env = process.env;
-  const server = {
-    endpoint: env.TDF_TEST_S3_ENDPOINT ?? "",
-    region: env.TDF_TEST_S3_REGION ?? "garage",
-    accessKeyId: env.TDF_TEST_S3_ACCESS_KEY_ID ?? "",
-    secretAccessKey: env.TDF_TEST_S3_SECRET_ACCESS_KEY ?? "",
-  };
   const store = s3Store(server);
   const bucket = `tdf-bench-boot-${randomBytes(4).toString("hex")}`;
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-bench-bootstrap-"));
@@ -178,7 +151,7 @@ async function main(): Promise<void> {
     for await (const entry of store.list(bucket)) keys.push(entry.key);
     await Promise.all(keys.map((key) => store.delete(bucket, key)));
     await fsp.rm(dir, { recursive: true, force: true });
-    stopServer?.();
+    server.stop();
   }
 }
 

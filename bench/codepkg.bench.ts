@@ -32,21 +32,12 @@ import { randomBytes } from "node:crypto";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { collectFiles, pack } from "../src/codepkg/pack.js";
 import { publish } from "../src/codepkg/publish.js";
 import { s3Store } from "../src/storage/s3.js";
 import type { ObjectStore } from "../src/storage/types.js";
+import { median, repo, round, s3ServerForBench } from "./common.js";
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
-const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 const now = () => process.hrtime.bigint();
 const secondsSince = (started: bigint) => Number(now() - started) / 1e9;
 
@@ -96,19 +87,6 @@ function baseline(dir: string, listFile: string, bucket: string): number {
   return secondsSince(started);
 }
 
-/** Makes sure a real S3 server is there: the one in TDF_TEST_S3_*, or one started for this run. */
-function ensureS3Server(): (() => void) | undefined {
-  if (process.env.TDF_TEST_S3_ENDPOINT) return undefined;
-  const script = path.join(repo, "scripts", "s3-test-server.sh");
-  const dir = path.join(os.tmpdir(), `tdf-bench-s3-${process.pid}`);
-  const started = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (started.status !== 0) throw new Error(`could not start the S3 test server (${script})`);
-  for (const match of started.stdout.matchAll(/^export (TDF_TEST_S3_\w+)=(.*)$/gm)) {
-    process.env[match[1] as string] = (match[2] as string).replace(/^['"]|['"]$/g, "");
-  }
-  return () => spawnSync("bash", [script, "stop", dir], { stdio: "inherit" });
-}
-
 /** Empties a bench bucket and deletes it, so the server's memory store does not fill up. */
 async function dropBucket(store: ObjectStore, bucket: string): Promise<void> {
   const keys: string[] = [];
@@ -133,7 +111,7 @@ interface Round {
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 7);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-bench-codepkg-"));
-  const stopServer = ensureS3Server();
+  const server = s3ServerForBench();
   const env = process.env;
   const store = s3Store({
     endpoint: env.TDF_TEST_S3_ENDPOINT ?? "",
@@ -240,7 +218,7 @@ async function main(): Promise<void> {
   } finally {
     for (const bucket of live) await dropBucket(store, bucket).catch(() => {});
     await fsp.rm(dir, { recursive: true, force: true });
-    stopServer?.();
+    server.stop();
   }
 }
 

@@ -20,26 +20,17 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { s3Store } from "../src/storage/s3.js";
+import { median, repo, round, s3ServerForBench } from "./common.js";
 
 const MiB = 1024 * 1024;
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const workerScript = path.join(repo, "bench", "storage-worker.mjs");
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 interface Sample {
   seconds: number;
   peakRssMiB?: number;
 }
 type Op = "cp" | "stream-copy" | "curl-put" | "curl-get" | "fs-put" | "fs-get" | "s3-put" | "s3-get";
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 function timed(command: string, args: string[], input?: string): Sample {
   const started = process.hrtime.bigint();
@@ -87,31 +78,13 @@ function run(op: Op, dir: string, bucket: string): Sample {
   }
 }
 
-/** Makes sure a real S3 server is there: the one in TDF_TEST_S3_*, or one started for this run. */
-function ensureS3Server(): (() => void) | undefined {
-  if (process.env.TDF_TEST_S3_ENDPOINT) return undefined;
-  const script = path.join(repo, "scripts", "s3-test-server.sh");
-  const dir = path.join(os.tmpdir(), `tdf-bench-s3-${process.pid}`);
-  const started = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (started.status !== 0) throw new Error(`could not start the S3 test server (${script})`);
-  for (const match of started.stdout.matchAll(/^export (TDF_TEST_S3_\w+)=(.*)$/gm)) {
-    process.env[match[1] as string] = (match[2] as string).replace(/^['"]|['"]$/g, "");
-  }
-  return () => spawnSync("bash", [script, "stop", dir], { stdio: "inherit" });
-}
-
 async function main(): Promise<void> {
   const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 256);
   const runs = Number(process.env.BENCH_RUNS ?? 5);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-bench-storage-"));
-  const stopServer = ensureS3Server();
-  const env = process.env;
-  const s3 = s3Store({
-    endpoint: env.TDF_TEST_S3_ENDPOINT ?? "",
-    region: env.TDF_TEST_S3_REGION ?? "garage",
-    accessKeyId: env.TDF_TEST_S3_ACCESS_KEY_ID ?? "",
-    secretAccessKey: env.TDF_TEST_S3_SECRET_ACCESS_KEY ?? "",
-  });
+  const server = s3ServerForBench();
+  const _env = process.env;
+  const s3 = s3Store(server);
   const bucket = `tdf-bench-${randomBytes(4).toString("hex")}`;
   try {
     // Random bytes, so nothing along the way can compress or deduplicate them.
@@ -167,7 +140,7 @@ async function main(): Promise<void> {
   } finally {
     for (const key of ["bench/object.bin", "bench/curl.bin"]) await s3.delete(bucket, key).catch(() => {});
     await fsp.rm(dir, { recursive: true, force: true });
-    stopServer?.();
+    server.stop();
   }
 }
 

@@ -8,10 +8,10 @@ import { after, before, describe, test } from "node:test";
 import { createGunzip } from "node:zlib";
 import { extract } from "tar-stream";
 import { dependencyHash } from "../../src/codepkg/deps-hash.js";
-import { CodePackageError } from "../../src/codepkg/errors.js";
 import { parseManifest } from "../../src/codepkg/manifest.js";
 import { pack } from "../../src/codepkg/pack.js";
 import { generateSigningKeyPair, loadVerifyKey, verifyManifestSignature } from "../../src/codepkg/signing.js";
+import { rejectsWith } from "../helpers/assertions.js";
 import { createTestProject, type TestProject } from "../helpers/project.js";
 
 const sha256File = async (file: string) =>
@@ -34,15 +34,6 @@ async function entriesOf(archive: string): Promise<Array<{ name: string; mode: n
   });
   await pipeline(createReadStream(archive), createGunzip(), reader);
   return entries;
-}
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof CodePackageError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 describe("tdf code pack", () => {

@@ -20,6 +20,7 @@ import { appendRelease, readLatestPointer, readRelease } from "../../src/codepkg
 import { resolveSha, resolveVersion } from "../../src/codepkg/resolve.js";
 import { listVersions } from "../../src/codepkg/versions.js";
 import type { ObjectStore } from "../../src/storage/types.js";
+import { rejectsWith } from "../helpers/assertions.js";
 import { withFaults } from "../helpers/faulty-store.js";
 import { createTestProject, type TestProject } from "../helpers/project.js";
 
@@ -33,15 +34,6 @@ const sha256 = (bytes: Uint8Array | null) =>
   createHash("sha256")
     .update(bytes ?? new Uint8Array())
     .digest("hex");
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof CodePackageError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 async function releaseActions(store: ObjectStore, bucket: string): Promise<string[]> {
   const actions: string[] = [];

@@ -11,6 +11,7 @@ import { describe, test } from "node:test";
 import { s3Store } from "../../src/storage/s3.js";
 import { TrackingError } from "../../src/tracking/errors.js";
 import { mlflowTracker } from "../../src/tracking/mlflow.js";
+import { rejectsWith } from "../helpers/assertions.js";
 import { startFakeMlflowServer } from "../helpers/fake-mlflow-server.js";
 import { s3SkipReason, testS3Server } from "../helpers/s3-server.js";
 import { trackerContract } from "./tracker.contract.js";
@@ -31,15 +32,6 @@ if (s3) {
   });
 } else {
   describe("mlflow with S3 artifacts", { skip: s3SkipReason() }, () => {});
-}
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TrackingError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 describe("mlflow driver: server behaviour", () => {

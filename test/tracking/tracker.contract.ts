@@ -8,21 +8,12 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { TrackingError } from "../../src/tracking/errors.js";
 import type { Tracker } from "../../src/tracking/types.js";
+import { rejectsWith } from "../helpers/assertions.js";
 
 export interface TrackerFixture {
   tracker: Tracker;
   teardown?: () => Promise<void>;
-}
-
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TrackingError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 export function trackerContract(name: string, setup: () => Promise<TrackerFixture>): void {
