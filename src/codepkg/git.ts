@@ -22,7 +22,9 @@ async function git(root: string, args: string[]): Promise<string> {
 export async function gitInfo(root: string): Promise<GitInfo | undefined> {
   let out: string;
   try {
-    out = await git(root, ["status", "--porcelain=v2", "--branch"]);
+    // Untracked files do not make a checkout dirty: the package holds the build and tracked files,
+    // and a stray file (a downloaded CSV) must not block a publish.
+    out = await git(root, ["status", "--porcelain=v2", "--branch", "--untracked-files=no"]);
   } catch {
     return undefined;
   }
