@@ -191,7 +191,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
   /** Downloads, verifies and unpacks `sha` into the cache (the caller holds its lock). */
   async function fetchVersion(sha: string): Promise<{ manifestBytes: Buffer; signatureBytes: Buffer | null }> {
     let step = performance.now();
-    // Only a cache miss needs these (tar-stream among them): a warm start does not load them.
+    // Only a cache miss needs these: a warm start does not load them.
     const [s3, { downloadArchive }, { unpackArchive }] = await Promise.all([
       store(),
       import("./download.js"),

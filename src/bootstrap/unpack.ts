@@ -12,11 +12,11 @@
 import { createWriteStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { pipeline as pipelineWithCallback, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { extract, type Header } from "tar-stream";
 import { BootstrapError } from "./errors.js";
+import { readTar, type TarEntry, TarFormatError } from "./tar-reader.js";
 
 export interface UnpackLimits {
   /** Most entries an archive may hold (default 20,000). */
@@ -73,10 +73,11 @@ function safeTarget(dest: string, name: string): string {
   return target;
 }
 
-function describeType(header: Header): string {
-  const type = header.type as string | null;
-  if (type === "symlink" || type === "link") return `is a ${type} to "${shown(header.linkname ?? "", 60)}"`;
-  return type ? `is a ${type}` : "is an entry of an unknown type";
+function describeType(entry: TarEntry): string {
+  if (entry.type === "symlink" || entry.type === "link") return `is a ${entry.type} to "${shown(entry.linkname, 60)}"`;
+  return entry.type === "unknown"
+    ? `is an entry of an unknown type ("${shown(entry.typeflag)}")`
+    : `is a ${entry.type}`;
 }
 
 /** Counts inflated bytes, so a bomb hidden outside any file (in padding) is stopped too. */
@@ -99,22 +100,23 @@ export async function unpackArchive(
 ): Promise<UnpackResult> {
   const { maxEntries, maxBytes } = { ...defaultUnpackLimits, ...limits };
   const root = path.resolve(dest);
-  const reader = extract();
   const made = new Set<string>([root]);
   const writes: Array<Promise<void>> = [];
   let files = 0;
   let bytes = 0;
   let entries = 0;
   let current: string | undefined; // the entry being read
-  let previous: string | undefined; // the last entry read whole
   let sourceError: unknown;
   archive.once("error", (error) => {
     sourceError = error;
   });
   // Headers and padding take at most a few KiB per entry; beyond that, inflated bytes are a bomb.
-  const inflated = inflationLimit(maxBytes + maxEntries * 2048 + 1024 * 1024, () => current);
-  const feeding = pipeline(archive, createGunzip(), inflated, reader);
-  feeding.catch(() => {}); // its error, if any, also ends the loop below, which reports it
+  const inflated = pipelineWithCallback(
+    archive,
+    createGunzip(),
+    inflationLimit(maxBytes + maxEntries * 2048 + 1024 * 1024, () => current),
+    () => {}, // an error also ends the reading below, which reports it
+  );
 
   const fileError = (error: unknown, name: string, writing: boolean): unknown => {
     const code = (error as NodeJS.ErrnoException).code;
@@ -127,46 +129,43 @@ export async function unpackArchive(
   };
 
   try {
-    for await (const entry of reader) {
-      const header = entry.header;
-      current = header.name;
+    for await (const { entry, body } of readTar(inflated)) {
+      current = entry.name;
       entries += 1;
-      if (entries > maxEntries) throw unsafe(header.name, `is past the limit of ${maxEntries} entries`);
-      const target = safeTarget(root, header.name);
-      if (header.type === "directory") {
+      if (entries > maxEntries) throw unsafe(entry.name, `is past the limit of ${maxEntries} entries`);
+      const target = safeTarget(root, entry.name);
+      if (entry.type === "directory") {
         await fsp.mkdir(target, { recursive: true }).catch((error: unknown) => {
-          throw fileError(error, header.name, false);
+          throw fileError(error, entry.name, false);
         });
         made.add(target);
-        entry.resume();
-        previous = header.name;
         current = undefined;
         continue;
       }
-      if (header.type !== "file" && header.type !== "contiguous-file") {
-        throw unsafe(header.name, `${describeType(header)}, which a code package never contains`);
+      if (entry.type !== "file" && entry.type !== "contiguous-file") {
+        throw unsafe(entry.name, `${describeType(entry)}, which a code package never contains`);
       }
       // The header's size cannot be trusted to stop a bomb; the bytes are also counted as they arrive.
-      if (bytes + (header.size ?? 0) > maxBytes)
-        throw unsafe(header.name, `would take the unpacked size past ${maxBytes} bytes`);
+      if (bytes + entry.size > maxBytes)
+        throw unsafe(entry.name, `would take the unpacked size past ${maxBytes} bytes`);
       const parent = path.dirname(target);
-      const mode = (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
+      const mode = entry.mode & 0o111 ? 0o755 : 0o644;
+      const name = entry.name;
       try {
         if (!made.has(parent)) {
           await fsp.mkdir(parent, { recursive: true });
           made.add(parent);
         }
-        if ((header.size ?? 0) <= SMALL_FILE) {
+        if (entry.size <= SMALL_FILE) {
           const chunks: Buffer[] = [];
-          for await (const chunk of entry) {
-            bytes += (chunk as Buffer).length;
-            if (bytes > maxBytes) throw unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`);
-            chunks.push(chunk as Buffer);
+          for await (const chunk of body) {
+            bytes += chunk.length;
+            if (bytes > maxBytes) throw unsafe(name, `takes the unpacked size past ${maxBytes} bytes`);
+            chunks.push(chunk);
           }
           // wx: an archive that names the same file twice is refused rather than silently overwritten.
           // Small files are written in parallel (several times faster); every write stays inside the
           // staging folder, and all are settled before this function returns or throws.
-          const name = header.name;
           writes.push(
             fsp.writeFile(target, Buffer.concat(chunks), { flag: "wx", mode }).catch((error: unknown) => {
               throw fileError(error, name, true);
@@ -177,25 +176,26 @@ export async function unpackArchive(
           const counting = new Transform({
             transform(chunk: Buffer, _encoding, done) {
               bytes += chunk.length;
-              if (bytes > maxBytes) done(unsafe(header.name, `takes the unpacked size past ${maxBytes} bytes`));
+              if (bytes > maxBytes) done(unsafe(name, `takes the unpacked size past ${maxBytes} bytes`));
               else done(null, chunk);
             },
           });
-          await pipeline(entry, counting, createWriteStream(target, { flags: "wx", mode }));
+          await pipeline(Readable.from(body), counting, createWriteStream(target, { flags: "wx", mode }));
         }
       } catch (error) {
-        throw fileError(error, header.name, true);
+        throw fileError(error, name, true);
       }
       files += 1;
-      previous = header.name;
       current = undefined;
     }
     await Promise.all(writes.splice(0));
-    await feeding;
+    // Done at the end-of-archive marker: whatever follows (padding) is not even inflated.
+    inflated.destroy();
+    archive.destroy();
   } catch (error) {
+    inflated.destroy();
     archive.destroy();
     await Promise.allSettled(writes.splice(0));
-    await feeding.catch(() => {});
     if (error instanceof BootstrapError) throw error;
     if (sourceError !== undefined) {
       throw new BootstrapError(
@@ -206,15 +206,18 @@ export async function unpackArchive(
         },
       );
     }
-    const message = (error as Error).message ?? String(error);
-    const why = /unexpected end/i.test(message)
-      ? current === undefined
-        ? "ends in the middle of a header"
-        : `ends in the middle of entry "${shown(current)}"`
-      : /invalid tar header/i.test(message)
-        ? `has a damaged header${previous === undefined ? "" : ` after entry "${shown(previous)}"`}`
-        : `is not a valid .tar.gz (${shown(message)})`;
-    throw new BootstrapError("ARCHIVE_UNSAFE", `The code archive ${why}; refusing to unpack it.`, { cause: error });
+    if (error instanceof TarFormatError) {
+      const where = error.entry === undefined ? "" : ` (at entry "${shown(error.entry)}")`;
+      const why = error.problem === "truncated" ? `is cut short: ${error.message}` : `is damaged: ${error.message}`;
+      throw new BootstrapError("ARCHIVE_UNSAFE", `The code archive ${why}${where}; refusing to unpack it.`, {
+        cause: error,
+      });
+    }
+    throw new BootstrapError(
+      "ARCHIVE_UNSAFE",
+      `The code archive is not a valid .tar.gz (${shown((error as Error).message ?? String(error))}); refusing to unpack it.`,
+      { cause: error },
+    );
   }
   return { files, bytes };
 }

@@ -26,6 +26,7 @@ import {
   corpusToken,
   type HostileArchive,
   hostileArchives,
+  paddingBomb,
   rawHeader,
   victimContent,
 } from "./hostile-archives.js";
@@ -366,4 +367,27 @@ describe("unpackArchive unpacks a normal code archive", () => {
       await fsp.rm(tmp, { recursive: true, force: true });
     }
   });
+});
+
+test("zero padding after the end of the archive is never inflated: unpacking stops at the end marker", async () => {
+  const bytes = await paddingBomb();
+  const layout = await makeLayout();
+  try {
+    const chunkSize = 4096;
+    const total = Math.ceil(bytes.length / chunkSize);
+    let pulled = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let at = 0; at < bytes.length; at += chunkSize) {
+          pulled += 1;
+          yield bytes.subarray(at, at + chunkSize);
+        }
+      })(),
+    );
+    const result = await unpackArchive(source, layout.stage, { maxBytes: 10 * MiB });
+    assert.deepEqual(result, { files: 1, bytes: 2 });
+    assert.ok(pulled < total / 2, `read ${pulled} of ${total} compressed chunks: the padding was inflated`);
+  } finally {
+    await fsp.rm(layout.tmp, { recursive: true, force: true });
+  }
 });
