@@ -148,6 +148,10 @@ export interface PreparedPack {
 /** Finds the commit, collects and checks the files, and hashes the tree; writes nothing. */
 export async function preparePack(options: Omit<PackOptions, "outDir">): Promise<PreparedPack> {
   const root = path.resolve(options.root);
+  // Reading the tree and asking git (a process start, ~20 ms) go on together; git's verdict, if
+  // it refuses, is reported first.
+  const collecting = collectFiles(root, options.include ?? []);
+  collecting.catch(() => {});
   const git = await gitInfo(root);
   if (git && options.sha && options.sha !== git.sha) {
     throw new CodePackageError(
@@ -163,7 +167,7 @@ export async function preparePack(options: Omit<PackOptions, "outDir">): Promise
     );
   }
   const signingKey = options.signingKey === undefined ? undefined : loadSigningKey(options.signingKey);
-  const { files, contentHash } = await collectFiles(root, options.include ?? []);
+  const { files, contentHash } = await collecting;
   return { root, sha, git: git ?? { sha, branch: undefined, dirty: false }, files, contentHash, signingKey };
 }
 
