@@ -39,6 +39,8 @@ export class TarFormatError extends Error {
 }
 
 const BLOCK = 512;
+const MAX_EXTENDED_BYTES = 1024 * 1024;
+const MAX_EXTENDED_HEADERS = 64;
 const types: Record<string, TarEntryType> = {
   "0": "file",
   "\0": "file",
@@ -124,8 +126,10 @@ function paxRecords(data: Buffer, entry: string | undefined): Record<string, str
   let at = 0;
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
+    if (space === -1 || space - at > 20)
+      throw new TarFormatError("damaged", entry, "a pax extended header that cannot be parsed");
     const length = Number(data.subarray(at, space).toString("ascii"));
-    if (space === -1 || !Number.isSafeInteger(length) || length <= 0 || at + length > data.length) {
+    if (!Number.isSafeInteger(length) || length <= 0 || at + length > data.length) {
       throw new TarFormatError("damaged", entry, "a pax extended header that cannot be parsed");
     }
     const record = data.subarray(space + 1, at + length - 1).toString("utf8");
@@ -144,8 +148,9 @@ export async function* readTar(
   source: AsyncIterable<Buffer>,
 ): AsyncGenerator<{ entry: TarEntry; body: AsyncGenerator<Buffer> }> {
   const bytes = new Bytes(source[Symbol.asyncIterator]());
-  let global: Record<string, string> = {};
+  const global: Record<string, string> = {};
   let local: Record<string, string> = {};
+  let extended = 0; // extended headers since the last real entry
   let longName: string | undefined;
   let longLink: string | undefined;
   let previous: string | undefined;
@@ -176,26 +181,34 @@ export async function* readTar(
 
     const typeflag = String.fromCharCode(block[156] as number).replace("\0", "");
     const size = octal(block, 124, 12, previous);
-    const ustar = block.subarray(257, 262).toString("ascii") === "ustar";
+    // Only POSIX ustar ("ustar\0") has the prefix field; GNU's "ustar  " keeps times there.
+    const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
     const prefix = ustar ? text(block, 345, 155) : "";
     const headerName = prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100);
 
     if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
+      // Held in memory and parsed whole, so bounded: a real one is a few hundred bytes.
+      extended += 1;
+      if (size > MAX_EXTENDED_BYTES || extended > MAX_EXTENDED_HEADERS) {
+        throw new TarFormatError("damaged", headerName, "an oversized run of extended (pax or GNU) headers");
+      }
       const data = await readExact(size, headerName);
       await skipPadding(size, headerName);
-      if (typeflag === "x") local = { ...local, ...paxRecords(data, headerName) };
-      else if (typeflag === "g") global = { ...global, ...paxRecords(data, headerName) };
+      if (typeflag === "x") Object.assign(local, paxRecords(data, headerName));
+      else if (typeflag === "g") Object.assign(global, paxRecords(data, headerName));
       else if (typeflag === "L") longName = text(data, 0, data.length);
       else longLink = text(data, 0, data.length);
       continue;
     }
+    extended = 0;
 
     const attributes = { ...global, ...local };
     const name = attributes.path ?? longName ?? headerName;
     const entrySize = attributes.size !== undefined ? Number(attributes.size) : size;
     if (!Number.isSafeInteger(entrySize) || entrySize < 0)
       throw new TarFormatError("damaged", name, "an entry size that is not a number");
-    const type: TarEntryType = types[typeflag] ?? "unknown";
+    // Old (v7) archives mark folders only by a trailing slash.
+    const type: TarEntryType = typeflag === "" && name.endsWith("/") ? "directory" : (types[typeflag] ?? "unknown");
     const dataSize = type === "directory" || type === "symlink" || type === "link" ? 0 : entrySize;
     const entry: TarEntry = {
       name,

@@ -102,6 +102,12 @@ export async function unpackArchive(
   const root = path.resolve(dest);
   const made = new Set<string>([root]);
   const writes: Array<Promise<void>> = [];
+  let writeError: unknown;
+  /** Waits for the writes in flight (they never reject) and reports the first that failed. */
+  const settleWrites = async () => {
+    await Promise.all(writes.splice(0));
+    if (writeError !== undefined) throw writeError;
+  };
   let files = 0;
   let bytes = 0;
   let entries = 0;
@@ -133,6 +139,8 @@ export async function unpackArchive(
       current = entry.name;
       entries += 1;
       if (entries > maxEntries) throw unsafe(entry.name, `is past the limit of ${maxEntries} entries`);
+      // `./`, the archive's own root (tar -C dir . writes one): the staging folder itself.
+      if (entry.type === "directory" && entry.name.split("/").every((s) => s === "" || s === ".")) continue;
       const target = safeTarget(root, entry.name);
       if (entry.type === "directory") {
         await fsp.mkdir(target, { recursive: true }).catch((error: unknown) => {
@@ -168,10 +176,11 @@ export async function unpackArchive(
           // staging folder, and all are settled before this function returns or throws.
           writes.push(
             fsp.writeFile(target, Buffer.concat(chunks), { flag: "wx", mode }).catch((error: unknown) => {
-              throw fileError(error, name, true);
+              // Kept, not thrown: a rejection nobody awaits yet would end the process.
+              writeError ??= fileError(error, name, true);
             }),
           );
-          if (writes.length >= PARALLEL_WRITES) await Promise.all(writes.splice(0));
+          if (writes.length >= PARALLEL_WRITES) await settleWrites();
         } else {
           const counting = new Transform({
             transform(chunk: Buffer, _encoding, done) {
@@ -188,14 +197,15 @@ export async function unpackArchive(
       files += 1;
       current = undefined;
     }
-    await Promise.all(writes.splice(0));
+    await settleWrites();
     // Done at the end-of-archive marker: whatever follows (padding) is not even inflated.
     inflated.destroy();
     archive.destroy();
   } catch (error) {
     inflated.destroy();
     archive.destroy();
-    await Promise.allSettled(writes.splice(0));
+    // Nothing may still be writing when this settles: the caller removes the staging folder next.
+    await Promise.all(writes.splice(0));
     if (error instanceof BootstrapError) throw error;
     if (sourceError !== undefined) {
       throw new BootstrapError(

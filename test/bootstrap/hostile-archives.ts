@@ -445,6 +445,42 @@ export const hostileArchives: HostileArchive[] = [
     offending: "app.js",
   },
   {
+    name: "same-file-twice-then-more",
+    why: "A duplicate followed by more files: the refusal must not surface as an unhandled rejection while later files are read.",
+    build: () =>
+      packed([
+        file("app.js", "good\n"),
+        file("app.js", "evil\n"),
+        ...Array.from({ length: 40 }, (_, i) => file(`more/f${i}.js`, "x\n")),
+        file("big.bin", Buffer.alloc(2 * MiB, 7)),
+      ]),
+    offending: "app.js",
+  },
+  {
+    name: "pax-header-flood",
+    why: "Thousands of pax headers before one entry: each one parsed and merged would take minutes of CPU.",
+    build: async () => {
+      const record = Buffer.from(paxRecord("comment", "x".repeat(900)));
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 5000; i++)
+        parts.push(rawHeader({ name: "PaxHeader/a", typeflag: "x", size: record.length }), blocks(record));
+      return rawTarGz([...parts, ...rawFile("a.txt", "x\n")]);
+    },
+    offending: "PaxHeader/a",
+  },
+  {
+    name: "pax-header-huge",
+    why: "One pax header of 900 KB, held in memory to be parsed.",
+    build: async () => {
+      const record = Buffer.from(paxRecord("comment", "y".repeat(900_000)));
+      return rawTarGz([
+        rawHeader({ name: "PaxHeader/a", typeflag: "x", size: record.length + 2 * 1024 * 1024 }),
+        blocks(record),
+      ]);
+    },
+    offending: "PaxHeader/a",
+  },
+  {
     name: "file-then-folder",
     why: "A file and then a folder of the same name.",
     build: () => packed([file("thing", "x\n"), { header: { name: "thing", type: "directory", mode: 0o755 } }]),

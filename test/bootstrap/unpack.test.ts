@@ -6,9 +6,10 @@
  * never a link, a device or a FIFO, nor more bytes than the limit.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
+import { createReadStream } from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -389,5 +390,25 @@ test("zero padding after the end of the archive is never inflated: unpacking sto
     assert.ok(pulled < total / 2, `read ${pulled} of ${total} compressed chunks: the padding was inflated`);
   } finally {
     await fsp.rm(layout.tmp, { recursive: true, force: true });
+  }
+});
+
+test("archives from GNU tar in every format unpack with the right names", async (t) => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-gnu-tar-"));
+  t.after(() => fsp.rm(dir, { recursive: true, force: true }));
+  const long = `${"é".repeat(60)}.txt`; // 124 bytes: only formats with long names can hold it
+  for (const format of ["gnu", "oldgnu", "posix", "ustar", "v7"]) {
+    const src = path.join(dir, `src-${format}`);
+    await fsp.mkdir(path.join(src, "dist", "cli"), { recursive: true });
+    await fsp.writeFile(path.join(src, "dist", "cli", "bin.js"), "console.log(1);\n");
+    const withLong = format === "gnu" || format === "oldgnu" || format === "posix";
+    if (withLong) await fsp.writeFile(path.join(src, long), "long utf-8 name\n");
+    const archive = path.join(dir, `${format}.tgz`);
+    execFileSync("tar", [`--format=${format}`, "-czf", archive, "-C", src, "."]);
+    const stage = path.join(dir, `stage-${format}`);
+    await fsp.mkdir(stage);
+    await unpackArchive(createReadStream(archive), stage);
+    assert.equal(await fsp.readFile(path.join(stage, "dist", "cli", "bin.js"), "utf8"), "console.log(1);\n", format);
+    if (withLong) assert.equal(await fsp.readFile(path.join(stage, long), "utf8"), "long utf-8 name\n", format);
   }
 });
