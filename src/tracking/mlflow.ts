@@ -82,6 +82,8 @@ interface RawModelVersion {
   tags?: KeyValue[];
 }
 
+const REQUEST_TIMEOUT_MS = 120_000;
+
 const num = (value: string | number | undefined) => (value === undefined ? undefined : Number(value));
 
 export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
@@ -111,6 +113,10 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
     payload?: Record<string, unknown>,
     raw?: { body: Uint8Array; contentType: string },
   ): Promise<Response> => {
+    // A create that failed after the server committed it would be made twice by a retry (a second
+    // RUNNING run, a second model version): creates are retried only when the server said it did
+    // nothing (429).
+    const creates = /\/(runs|model-versions)\/create$/.test(endpoint);
     let url = `${base}${endpoint}`;
     if (method === "GET" && payload) {
       const query = new URLSearchParams();
@@ -132,6 +138,8 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
                 : {}),
           },
           body: raw ? raw.body : method !== "GET" && payload ? JSON.stringify(payload) : undefined,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          redirect: "manual",
         });
         if (response.ok) return response;
         const text = await response.text();
@@ -141,13 +149,31 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
         } catch {
           // A crashed server answers with an HTML page; said as such below.
         }
-        if (response.status === 401 || response.status === 403) {
+        if (response.status === 401) {
           throw new TrackingError(
             "TRACKING_AUTH",
-            `The MLflow server at ${base} refused the credentials (HTTP ${response.status}); check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN.`,
+            `The MLflow server at ${base} refused the credentials (HTTP 401); check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN.`,
           );
         }
-        retryable = response.status === 429 || response.status >= 500;
+        if (response.status === 403) {
+          throw new TrackingError(
+            "TRACKING_AUTH",
+            `The MLflow server at ${base} denied ${method} ${endpoint} to these credentials (HTTP 403); ask for permission on that experiment or model.`,
+          );
+        }
+        if (response.status >= 300 && response.status < 400) {
+          throw new TrackingError(
+            "TRACKING_FAILED",
+            `The MLflow server at ${base} redirected ${endpoint} (HTTP ${response.status}, to ${response.headers.get("location") ?? "?"}), as a login page in front of it would; check MLFLOW_TRACKING_URI.`,
+          );
+        }
+        retryable = response.status === 429 || (response.status >= 500 && !creates);
+        if (!retryable && error.error_code === undefined && response.status === 404 && !raw) {
+          throw new TrackingError(
+            "TRACKING_FAILED",
+            `The server at ${base} has no MLflow endpoint ${endpoint} (HTTP 404 without an MLflow answer); check MLFLOW_TRACKING_URI.`,
+          );
+        }
         if (!retryable) throw new HttpError(response.status, error.error_code, error.message ?? text.slice(0, 200));
         failure = new TrackingError(
           "TRACKING_SERVER_ERROR",
@@ -158,7 +184,7 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
         );
       } catch (error) {
         if (error instanceof TrackingError || error instanceof HttpError) throw error;
-        retryable = true;
+        retryable = !creates;
         const cause = (error as { cause?: { code?: string } }).cause;
         failure = new TrackingError(
           "TRACKING_UNREACHABLE",
@@ -179,7 +205,14 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
   ): Promise<T> => {
     const response = await call(method, `/api/2.0/mlflow/${endpoint}`, payload);
     const text = await response.text();
-    return (text ? JSON.parse(text) : {}) as T;
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      throw new TrackingError(
+        "TRACKING_SERVER_ERROR",
+        `The MLflow server at ${base} answered ${endpoint} with ${text.trimStart().startsWith("<") ? "an HTML page" : "something"} instead of JSON; check MLFLOW_TRACKING_URI (is a proxy or login page in front of it?).`,
+      );
+    }
   };
 
   /** The call's answer, or null when the server says the thing does not exist. */
@@ -190,7 +223,8 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
     try {
       return await request;
     } catch (error) {
-      if (error instanceof HttpError && (error.status === 404 || absentCodes.includes(error.errorCode ?? "")))
+      // A 404 without an MLflow error code is a wrong URL (an HTML page), not an absent thing.
+      if (error instanceof HttpError && error.errorCode !== undefined && absentCodes.includes(error.errorCode))
         return null;
       throw error;
     }
@@ -198,6 +232,14 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
 
   const failed = (error: unknown, doing: string): never => {
     if (error instanceof HttpError) {
+      if (error.status >= 500) {
+        // Only creates get here (everything else was retried): the server may have made it.
+        throw new TrackingError(
+          "TRACKING_SERVER_ERROR",
+          `The MLflow server at ${base} failed to ${doing} (HTTP ${error.status}, ${error.errorCode ?? "no error code"}); not retried, as it may have been done: check before trying again.`,
+          { cause: error, context: { status: error.status, errorCode: error.errorCode } },
+        );
+      }
       const code =
         error.status === 404 || error.errorCode === "RESOURCE_DOES_NOT_EXIST"
           ? "TRACKING_NOT_FOUND"

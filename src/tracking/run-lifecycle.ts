@@ -14,6 +14,7 @@ export interface WithRunOptions {
 }
 
 export const taskTag = "tdf.task";
+const END_DEADLINE_MS = 10_000;
 export const failureTag = "tdf.failure";
 
 /** Ends the task's runs left RUNNING by a process that died; returns their ids. */
@@ -46,9 +47,21 @@ export async function withRun<T>(
     name: options.name,
     tags: { ...options.tags, [taskTag]: options.taskKey },
   });
+  // The run is ended exactly once; a signal wins over whatever the interrupted work then throws.
+  let signalled: NodeJS.Signals | undefined;
+  let ending: Promise<void> | undefined;
+  const end = (status: "FINISHED" | "FAILED" | "KILLED") => {
+    ending ??= Promise.race([
+      tracker.endRun(run.id, status),
+      // A tracker that does not answer must not keep a stopped task alive.
+      new Promise<void>((resolve) => setTimeout(resolve, END_DEADLINE_MS).unref()),
+    ]).catch(() => {});
+    return ending;
+  };
   const onSignal = (signal: NodeJS.Signals) => {
-    // End the run as KILLED, then die of the same signal as the process would have.
-    void tracker.endRun(run.id, "KILLED").finally(() => {
+    signalled = signal;
+    void end("KILLED").then(() => {
+      // Die of the same signal, as the process would have without this handler.
       process.off(signal, onSignal);
       process.kill(process.pid, signal);
     });
@@ -57,12 +70,14 @@ export async function withRun<T>(
   process.once("SIGINT", onSignal);
   try {
     const result = await work(run);
-    await tracker.endRun(run.id, "FINISHED");
+    await end("FINISHED");
     return result;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    await tracker.logBatch(run.id, { tags: { [failureTag]: message.slice(0, 4000) } }).catch(() => {});
-    await tracker.endRun(run.id, "FAILED");
+    if (!signalled) {
+      const message = error instanceof Error ? error.message : String(error);
+      await tracker.logBatch(run.id, { tags: { [failureTag]: message.slice(0, 4000) } }).catch(() => {});
+    }
+    await end("FAILED");
     throw error;
   } finally {
     process.off("SIGTERM", onSignal);

@@ -82,6 +82,46 @@ describe("mlflow driver: server behaviour", () => {
     }
   });
 
+  test("creates are not retried after an ambiguous failure: no second run is made", async () => {
+    const server = await startFakeMlflowServer();
+    try {
+      const tracker = mlflowTracker({ trackingUri: server.url, baseDelayMs: 10 });
+      const experiment = await tracker.getOrCreateExperiment("no-double-create");
+      server.failNext(1, 503);
+      await assert.rejects(tracker.startRun(experiment.id), rejectsWith("TRACKING_SERVER_ERROR"));
+      assert.equal(server.requests.filter((r) => r.path.endsWith("runs/create")).length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a wrong base URL or a login redirect is said as such, not read as an absent thing", async () => {
+    const other = http.createServer((req, res) => {
+      req.resume();
+      if (req.url?.startsWith("/login-first")) {
+        res.writeHead(302, { location: "/login" });
+        res.end();
+      } else {
+        res.writeHead(404, { "content-type": "text/html" });
+        res.end("<!doctype html><title>404 Not Found</title>");
+      }
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = other.address() as AddressInfo;
+      const wrongPath = mlflowTracker({ trackingUri: `http://127.0.0.1:${port}/not-mlflow` });
+      await assert.rejects(
+        wrongPath.getRun("0123456789abcdef0123456789abcdef"),
+        rejectsWith("TRACKING_FAILED", /has no MLflow endpoint/),
+      );
+      const login = mlflowTracker({ trackingUri: `http://127.0.0.1:${port}/login-first` });
+      await assert.rejects(login.getExperimentByName("x"), rejectsWith("TRACKING_FAILED", /redirected/));
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   test("an unreachable server is named, after bounded retries", async () => {
     const probe = http.createServer();
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
