@@ -50,34 +50,39 @@ function keyId(publicKey: KeyObject): string {
     .slice(0, 16);
 }
 
-export function loadSigningKey(keyOrPath: string): KeyObject {
+/** An Ed25519 key from PEM text or a path, or one sentence saying what the variable should hold. */
+function loadEd25519(
+  keyOrPath: string,
+  variable: string,
+  create: (pem: string) => KeyObject,
+  expected: string,
+): KeyObject {
   try {
-    const key = createPrivateKey(pemOf(keyOrPath, "TDF_SIGNING_KEY"));
+    const key = create(pemOf(keyOrPath, variable));
     if (key.asymmetricKeyType !== "ed25519") throw new Error(`a ${key.asymmetricKeyType} key`);
     return key;
   } catch (cause) {
     if (cause instanceof CodePackageError) throw cause;
-    throw new CodePackageError(
-      "SIGNING_KEY_INVALID",
-      "TDF_SIGNING_KEY is not an Ed25519 private key in PEM form; make one with `tdf code keygen`.",
-      { cause },
-    );
+    throw new CodePackageError("SIGNING_KEY_INVALID", `${variable} is not ${expected}.`, { cause });
   }
 }
 
+export function loadSigningKey(keyOrPath: string): KeyObject {
+  return loadEd25519(
+    keyOrPath,
+    "TDF_SIGNING_KEY",
+    (pem) => createPrivateKey(pem),
+    "an Ed25519 private key in PEM form; make one with `tdf code keygen`",
+  );
+}
+
 export function loadVerifyKey(keyOrPath: string): KeyObject {
-  try {
-    const key = createPublicKey(pemOf(keyOrPath, "TDF_VERIFY_KEY"));
-    if (key.asymmetricKeyType !== "ed25519") throw new Error(`a ${key.asymmetricKeyType} key`);
-    return key;
-  } catch (cause) {
-    if (cause instanceof CodePackageError) throw cause;
-    throw new CodePackageError(
-      "SIGNING_KEY_INVALID",
-      "TDF_VERIFY_KEY is not an Ed25519 public key in PEM form; use the .pub.pem file `tdf code keygen` wrote.",
-      { cause },
-    );
-  }
+  return loadEd25519(
+    keyOrPath,
+    "TDF_VERIFY_KEY",
+    (pem) => createPublicKey(pem),
+    "an Ed25519 public key in PEM form; use the .pub.pem file `tdf code keygen` wrote",
+  );
 }
 
 export function signManifest(manifestBytes: Uint8Array, privateKey: KeyObject): Buffer {
