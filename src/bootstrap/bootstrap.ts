@@ -26,7 +26,7 @@ import { createCodeCache } from "./cache.js";
 import { BootstrapError } from "./errors.js";
 import { runTask } from "./run-task.js";
 import type { UnpackLimits } from "./unpack.js";
-import { verifyTrust } from "./verify.js";
+import { type TrustOptions, verifyTrust } from "./verify.js";
 
 export interface BootstrapOptions {
   /** `latest`, a full SHA, or a unique prefix of at least 7 characters. */
@@ -87,6 +87,14 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
   const metrics: Record<string, unknown> = { codeVersion: options.codeVersion };
   const cache = createCodeCache({ dir: options.cacheDir });
   let verifyKey: KeyObject | undefined;
+  const trust = (warn: (message: string) => void): TrustOptions => ({
+    verifyKey,
+    depsHash: options.depsHash,
+    allowDepsMismatch: options.allowDepsMismatch,
+    imagePrefix: options.imagePrefix,
+    registryUrl: options.registryUrl,
+    warn,
+  });
   try {
     return await run();
   } catch (error) {
@@ -152,14 +160,13 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
       // Checked on every start, hit or miss: the cache is shared by containers of different images.
       const where = `${bucket}/${manifestKey(sha)}`;
       const manifest = parseManifest(cached.manifestBytes, where);
-      verifyTrust(manifest, cached.manifestBytes, cached.signatureBytes, where, {
-        verifyKey,
-        depsHash: options.depsHash,
-        allowDepsMismatch: options.allowDepsMismatch,
-        imagePrefix: options.imagePrefix,
-        registryUrl: options.registryUrl,
-        warn: (message) => log.warn({ phase: "verify", sha }, message),
-      });
+      verifyTrust(
+        manifest,
+        cached.manifestBytes,
+        cached.signatureBytes,
+        where,
+        trust((message) => log.warn({ phase: "verify", sha }, message)),
+      );
       await cache.touch(sha);
       const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
       if (removed.length > 0)
@@ -218,14 +225,14 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
       );
     }
     // Before the download: a package this image must refuse is not worth fetching.
-    verifyTrust(manifest, manifestBytes, signatureBytes, where, {
-      verifyKey,
-      depsHash: options.depsHash,
-      allowDepsMismatch: options.allowDepsMismatch,
-      imagePrefix: options.imagePrefix,
-      registryUrl: options.registryUrl,
-      warn: () => {}, // said again, once, after the cache step
-    });
+    // A warning is said once, after the cache step, which checks again.
+    verifyTrust(
+      manifest,
+      manifestBytes,
+      signatureBytes,
+      where,
+      trust(() => {}),
+    );
 
     const archivePath = await cache.downloadPath(sha);
     step = performance.now();

@@ -42,6 +42,18 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
     return { store: await openStore(config, role), bucket: config.storage.buckets.code };
   };
   const say = (message: string) => io.stderr.write(`${message}\n`);
+  /** What pack and publish share: this checkout, the configured include list, limit and key, CI provenance. */
+  const packOptions = (sha: string | undefined) => {
+    const { codepkg: settings } = context.config();
+    return {
+      root: io.cwd,
+      include: settings.include,
+      maxBytes: settings.maxBytes,
+      sha,
+      signingKey: settings.signingKey,
+      provenance: provenanceFrom(env),
+    };
+  };
   const shaOption = () => new Option("--sha <sha>", "the git SHA to record when packing outside a git repository");
 
   const code = program
@@ -82,13 +94,8 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
       const { pack } = await codepkg();
       const config = context.config();
       const result = await pack({
-        root: io.cwd,
+        ...packOptions(options.sha),
         outDir: path.resolve(io.cwd, options.out ?? path.join(config.home, "packages")),
-        include: config.codepkg.include,
-        maxBytes: config.codepkg.maxBytes,
-        sha: options.sha,
-        signingKey: config.codepkg.signingKey,
-        provenance: provenanceFrom(env),
       });
       const { archive, git } = result.manifest;
       io.stdout.write(
@@ -104,17 +111,11 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
     .addOption(shaOption())
     .action(async (options: { allowDirty?: boolean; sha?: string }) => {
       const { publish } = await codepkg();
-      const config = context.config();
       const { store, bucket } = await open("cicd");
       const result = await publish({
+        ...packOptions(options.sha),
         store,
         bucket,
-        root: io.cwd,
-        include: config.codepkg.include,
-        maxBytes: config.codepkg.maxBytes,
-        sha: options.sha,
-        signingKey: config.codepkg.signingKey,
-        provenance: provenanceFrom(env),
         allowDirty: options.allowDirty,
         onProgress: say,
       });

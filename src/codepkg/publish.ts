@@ -7,7 +7,7 @@ import { createReadStream } from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ObjectStore } from "../storage/types.js";
+import type { ObjectInfo, ObjectStore } from "../storage/types.js";
 import { CodePackageError } from "./errors.js";
 import { archiveKey, manifestKey, signatureKey } from "./layout.js";
 import { type Manifest, parseManifest } from "./manifest.js";
@@ -37,12 +37,22 @@ export interface PublishResult {
 const md5Of = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 
 /** Whether the stored archive's bytes hash to `sha256` (a full download: metadata can be stale). */
-async function archiveIntact(store: ObjectStore, bucket: string, key: string, sha256: string): Promise<boolean> {
+/** The stored archive's description and the sha256 of its bytes (a full download), or null. */
+async function downloadDigest(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+): Promise<{ info: ObjectInfo; sha256: string } | null> {
   const object = await store.get(bucket, key);
-  if (object === null) return false;
+  if (object === null) return null;
   const hash = createHash("sha256");
   for await (const chunk of object.body) hash.update(chunk as Buffer);
-  return hash.digest("hex") === sha256;
+  return { info: object.info, sha256: hash.digest("hex") };
+}
+
+/** Whether the stored archive's bytes hash to `sha256` (downloaded: metadata can be stale). */
+async function archiveIntact(store: ObjectStore, bucket: string, key: string, sha256: string): Promise<boolean> {
+  return (await downloadDigest(store, bucket, key))?.sha256 === sha256;
 }
 
 /** Reads back what was uploaded and checks it against the manifest before anything points at it. */
@@ -61,18 +71,19 @@ async function validateUpload(
       `The uploaded archive ${bucket}/${key} ${why}; latest still points at ${latest?.sha ?? "nothing"}. Publish again.`,
       { context: { bucket, key } },
     );
-  // Independent reads, in flight together.
-  const [head, intact, storedManifest] = await Promise.all([
-    store.head(bucket, key),
-    archiveIntact(store, bucket, key, manifest.archive.sha256),
+  // Independent reads, in flight together; the download's answer carries the size and ETag too.
+  const [stored, storedManifest] = await Promise.all([
+    downloadDigest(store, bucket, key),
     store.head(bucket, manifestKey(manifest.git.sha)),
   ]);
-  if (head === null) throw fail("is missing after upload");
-  if (head.size !== manifest.archive.size) throw fail(`is ${head.size} bytes, not ${manifest.archive.size}`);
-  // A multipart ETag ("…-N") is not an MD5 of the content; the download checks those.
-  if (!head.etag.includes("-") && head.etag !== archiveMd5)
-    throw fail(`has ETag ${head.etag}, not the archive's MD5 ${archiveMd5}`);
-  if (!intact) throw fail(`does not hash to the manifest's sha256 ${manifest.archive.sha256}`);
+  if (stored === null) throw fail("is missing after upload");
+  const { size, etag } = stored.info;
+  if (size !== manifest.archive.size) throw fail(`is ${size} bytes, not ${manifest.archive.size}`);
+  // A multipart ETag ("…-N") is not an MD5 of the content; the sha256 below checks those.
+  if (!etag.includes("-") && etag !== archiveMd5) throw fail(`has ETag ${etag}, not the archive's MD5 ${archiveMd5}`);
+  if (stored.sha256 !== manifest.archive.sha256) {
+    throw fail(`does not hash to the manifest's sha256 ${manifest.archive.sha256}`);
+  }
   // The manifest is small, so always a single-part upload whose ETag is the MD5 of its bytes.
   if (storedManifest?.etag !== md5Of(manifestBytes)) throw fail("has a manifest that differs from the one uploaded");
 }
