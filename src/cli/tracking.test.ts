@@ -1,4 +1,4 @@
-/** `tdf runs ls`, `tdf models ls` and `tdf models alias` on the embedded tracker, as an operator runs them. */
+/** `tdf models runs`, `tdf models ls` and `tdf models alias` on the embedded tracker, as an operator runs them. */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import fsp from "node:fs/promises";
@@ -43,8 +43,8 @@ before(async () => {
 });
 after(() => fsp.rm(cwd, { recursive: true, force: true }));
 
-test("runs ls lists a client's runs per model type", async () => {
-  const result = await tdf("runs", "ls", "--client", "acme");
+test("models runs lists a client's runs per model type", async () => {
+  const result = await tdf("models", "runs", "--client", "acme");
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^acme\/top_seller {2}\S+ {2}FINISHED {2}2023-11-14T22:13:20Z +12\.5s {2}train-1$/m);
   assert.match(result.stdout, /^acme\/long_tail: no runs yet$/m);

@@ -1,4 +1,4 @@
-/** `tdf runs …` and `tdf models …`: what training recorded, and manual promotion of models. */
+/** `tdf models …`: the training runs the tracker recorded, registered models, and manual promotion. */
 import { type Command, Option } from "commander";
 import { TdfError, UsageError } from "../core/errors.js";
 import type { CliContext } from "./main.js";
@@ -15,10 +15,10 @@ export function registerTrackingCommands(program: Command, context: CliContext):
   const modelTypeOption = () =>
     new Option("--model-type <type>", "top_seller or long_tail (default: both)").choices(["top_seller", "long_tail"]);
 
-  const runs = program.command("runs").description("training runs recorded by the tracker");
-  runs
-    .command("ls")
-    .description("list a client's runs, newest first")
+  const models = program.command("models").description("registered models and their aliases (champion, challenger)");
+  models
+    .command("runs")
+    .description("list the training runs the tracker recorded for a client, newest first")
     .requiredOption("--client <name>", "the client")
     .addOption(modelTypeOption())
     .addOption(new Option("--limit <n>", "runs per model type").default("20"))
@@ -43,7 +43,6 @@ export function registerTrackingCommands(program: Command, context: CliContext):
       }
     });
 
-  const models = program.command("models").description("registered models and their aliases (champion, challenger)");
   models
     .command("ls")
     .description("list a client's registered models: latest version and aliases")

@@ -3,6 +3,7 @@
  * guide (DESIGN §6), into one validated, typed object. Every problem is collected and reported at
  * once, each with its variable name. With nothing set, everything runs embedded under `.tdf/`.
  */
+import os from "node:os";
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import { isValidBucketName } from "./names.js";
@@ -79,6 +80,10 @@ export interface Config {
   };
   docker: { registryUrl: string | undefined; imagePrefix: string };
   training: { maxEpochs: number; batchSize: number; learningRate: number };
+  /** Forecast database: PostgreSQL at `DATABASE_URL`, else SQLite at `<home>/forecasts.db`. */
+  database: { url: string | undefined; sqlitePath: string };
+  /** Pipeline tasks the local runner runs at once. */
+  parallelism: number;
   alertEmail: string | undefined;
   enableMetrics: boolean;
   logLevel: LogLevel;
@@ -175,6 +180,12 @@ export const configVariables = [
   { name: "TRAINING_MAX_EPOCHS", default: "5", description: "Maximum training epochs." },
   { name: "TRAINING_BATCH_SIZE", default: "10", description: "Training batch size." },
   { name: "TRAINING_LEARNING_RATE", default: "0.01", description: "Training learning rate." },
+  {
+    name: "DATABASE_URL",
+    default: "(unset: SQLite at <TDF_HOME>/forecasts.db)",
+    description: "PostgreSQL URL (postgres://user:password@host:5432/db) the forecasts are exported to. Secret.",
+  },
+  { name: "TDF_PARALLELISM", default: "number of cores", description: "Tasks the local runner runs at once." },
   { name: "ALERT_EMAIL", default: "", description: "Email for failure notifications." },
   { name: "ENABLE_METRICS", default: "false", description: "`true` or `false`." },
 ] as const;
@@ -193,7 +204,18 @@ export const secretVariables = [
 /** The secret values present in an environment, for the logger's and the CLI's redaction. */
 export function secretValues(env: Env): string[] {
   // Trimmed as loadConfig trims them: a secret read from a file often ends with a newline.
-  return secretVariables.map((name) => env[name]?.trim()).filter((v): v is string => v !== undefined && v.length > 0);
+  const values = secretVariables.map((name) => env[name]?.trim());
+  values.push(databasePassword(env.DATABASE_URL));
+  return values.filter((v): v is string => v !== undefined && v.length > 0);
+}
+
+/** The password inside a database URL, which a driver's message may quote on its own. */
+function databasePassword(url: string | undefined): string | undefined {
+  try {
+    return url ? decodeURIComponent(new URL(url.trim()).password) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses and validates the configuration; throws one `ConfigError` listing every problem. */
@@ -224,6 +246,17 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       problem(name, `must be a URL such as http://127.0.0.1:3900, got "${v}".`);
     }
     return undefined;
+  };
+
+  const databaseUrl = (): string | undefined => {
+    const v = value("DATABASE_URL");
+    if (v === undefined) return undefined;
+    // The URL carries the password, so the message never repeats it.
+    if (!/^postgres(ql)?:\/\/[^/]+\/[^/?#]+/.test(v)) {
+      problem("DATABASE_URL", "must be a PostgreSQL URL such as postgres://user:password@host:5432/forecasts.");
+      return undefined;
+    }
+    return v;
   };
 
   const number = (name: string, fallback: number, rule: { integer?: boolean; min: number }): number => {
@@ -370,6 +403,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
         value("TDF_NODE_MODULES") === undefined ? undefined : path.resolve(cwd, value("TDF_NODE_MODULES") as string),
       metricsDir: path.resolve(cwd, value("TDF_METRICS_DIR") ?? path.join(home, "metrics")),
     },
+    database: { url: databaseUrl(), sqlitePath: path.join(home, "forecasts.db") },
+    parallelism: number("TDF_PARALLELISM", os.availableParallelism(), { integer: true, min: 1 }),
     alertEmail,
     enableMetrics,
     logLevel: logLevel as LogLevel,
