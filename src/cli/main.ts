@@ -10,6 +10,7 @@ import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerStoreCommands } from "./store.js";
+import { registerTaskCommand } from "./task.js";
 import { registerTrackingCommands } from "./tracking.js";
 
 export interface CliIo {
@@ -64,6 +65,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
   registerCodeCommands(program, context, env);
   registerDoctorCommand(program, context);
   registerTrackingCommands(program, context);
+  registerTaskCommand(program, context, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });
