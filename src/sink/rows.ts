@@ -1,0 +1,221 @@
+/**
+ * What both drivers write: the batches of a run, checked row by row and turned into the table's
+ * columns. Checking happens here, before the database sees a row, so a bad row is reported in words
+ * (which SKU, which date, what is wrong) and fails the export before anything is committed.
+ */
+import { modelTypes } from "../tracking/index.js";
+import { SinkError } from "./errors.js";
+import type { ForecastBatch, ForecastRow, ForecastRun, ModelType } from "./types.js";
+
+/** The quantile levels that have their own columns. */
+export const columnLevels = [0.1, 0.5, 0.9] as const;
+
+/** One row in the table's terms, without the run's columns (client, run id, created at). */
+export interface PreparedRow {
+  sku: string;
+  modelType: ModelType;
+  forecastDate: string;
+  step: number;
+  p10: number;
+  p50: number;
+  p90: number;
+  /** Every quantile as a JSON object, keys in order of level (`{"0.1":…,"0.5":…,"0.9":…}`). */
+  quantilesJson: string;
+  coldStart: boolean;
+  modelName: string;
+  modelVersion: string;
+  codeSha: string | null;
+}
+
+function invalid(message: string, context?: Record<string, unknown>): SinkError {
+  return new SinkError("SINK_INVALID", message, { context });
+}
+
+// PostgreSQL's text cannot hold NUL; refusing it here keeps both drivers alike.
+const nonEmpty = (value: unknown): value is string =>
+  typeof value === "string" && value.trim() !== "" && !value.includes("\u0000");
+
+export function assertRun(run: ForecastRun): void {
+  if (!nonEmpty(run?.client)) throw invalid("A forecast export needs a client name (not empty, no NUL characters).");
+  if (!nonEmpty(run.pipelineRunId)) {
+    throw invalid(
+      `The forecast export of client ${run.client} needs a pipeline run id (not empty, no NUL characters).`,
+    );
+  }
+}
+
+export function assertLimit(limit: number | undefined): void {
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+    throw invalid(`A forecast query's limit must be a whole number ≥ 1, got ${limit}.`);
+  }
+}
+
+function assertBatch(batch: ForecastBatch): { modelName: string; modelVersion: string; codeSha: string | null } {
+  if (!nonEmpty(batch?.modelName)) throw invalid("A forecast batch needs the name of the model that made it.");
+  if (!nonEmpty(batch.modelVersion)) throw invalid(`The forecast batch of model ${batch.modelName} needs its version.`);
+  if (batch.codeSha !== undefined && !nonEmpty(batch.codeSha)) {
+    throw invalid(`The forecast batch of model ${batch.modelName} has an empty code SHA; leave it undefined instead.`);
+  }
+  return { modelName: batch.modelName, modelVersion: String(batch.modelVersion), codeSha: batch.codeSha ?? null };
+}
+
+/** The levels of a row's quantiles, parsed and sorted once per distinct set of keys. */
+interface Levels {
+  /** The keys as given, in order of level. */
+  keys: string[];
+  /** Their levels, ascending. */
+  levels: number[];
+  /** The keys written to the JSON, normalised ("0.10" → "0.1"), in order of level. */
+  names: string[];
+}
+
+const levelCache = new Map<string, Levels | string>();
+
+/** The row's levels, or why they are unusable (as a sentence fragment). */
+function levelsOf(quantiles: Readonly<Record<string, number>>): Levels | string {
+  const given = Object.keys(quantiles);
+  const signature = given.join("\u0000");
+  const cached = levelCache.get(signature);
+  if (cached !== undefined) return cached;
+  let result: Levels | string;
+  const parsed = given.map((key) => ({ key, level: Number(key) }));
+  const bad = parsed.find(({ level }) => !(level > 0 && level < 1));
+  if (given.length === 0) result = "has no quantiles";
+  else if (bad) result = `has the quantile level "${bad.key}", which is not a number between 0 and 1`;
+  else {
+    parsed.sort((a, b) => a.level - b.level);
+    const twice = parsed.find((p, i) => i > 0 && p.level === parsed[i - 1]?.level);
+    const low = parsed[0]?.level as number;
+    const high = parsed[parsed.length - 1]?.level as number;
+    if (twice) result = `has the quantile level ${twice.level} twice`;
+    else if (low > columnLevels[0] || high < columnLevels[2]) {
+      result = `has quantile levels from ${low} to ${high}; P10 and P90 need levels at or beyond 0.1 and 0.9`;
+    } else {
+      result = {
+        keys: parsed.map((p) => p.key),
+        levels: parsed.map((p) => p.level),
+        names: parsed.map((p) => JSON.stringify(String(p.level))),
+      };
+    }
+  }
+  // Models predict one fixed set of levels, so the cache stays tiny; the bound guards odd callers.
+  if (levelCache.size < 64) levelCache.set(signature, result);
+  return result;
+}
+
+/** Linear interpolation between the neighbouring levels (exact when the level was predicted). */
+function quantileAt(levels: readonly number[], values: readonly number[], level: number): number {
+  let i = 0;
+  while ((levels[i] as number) < level) i++;
+  const upper = levels[i] as number;
+  if (upper === level || i === 0) return values[i] as number;
+  const lower = levels[i - 1] as number;
+  const a = values[i - 1] as number;
+  const b = values[i] as number;
+  return a + ((b - a) * (level - lower)) / (upper - lower);
+}
+
+const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function isDate(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  const match = datePattern.exec(value);
+  if (match === null) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+function prepareRow(row: ForecastRow, model: ReturnType<typeof assertBatch>, index: number): PreparedRow {
+  const where = () =>
+    `Forecast row ${index + 1} (model ${model.modelName}${nonEmpty(row?.sku) ? `, sku ${row.sku}` : ""}${
+      typeof row?.forecastDate === "string" ? `, date ${row.forecastDate}` : ""
+    })`;
+  if (!nonEmpty(row?.sku)) throw invalid(`${where()} has an empty sku or one with a NUL character.`, { index });
+  if (!(modelTypes as readonly string[]).includes(row.modelType)) {
+    throw invalid(`${where()} has the model type "${row.modelType}"; use ${modelTypes.join(" or ")}.`, { index });
+  }
+  if (!isDate(row.forecastDate)) throw invalid(`${where()} needs a forecast date written YYYY-MM-DD.`, { index });
+  if (!Number.isSafeInteger(row.step) || row.step < 1) {
+    throw invalid(`${where()} has the horizon step ${row.step}; steps are whole numbers from 1.`, { index });
+  }
+  if (typeof row.coldStart !== "boolean") throw invalid(`${where()} needs coldStart true or false.`, { index });
+  const levels =
+    row.quantiles !== null && typeof row.quantiles === "object" ? levelsOf(row.quantiles) : "has no quantiles";
+  if (typeof levels === "string") throw invalid(`${where()} ${levels}.`, { index });
+  const values = levels.keys.map((key) => row.quantiles[key] as number);
+  let json = "{";
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as number;
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      throw invalid(`${where()} has the quantile ${levels.keys[i]} = ${value}; quantiles must be finite numbers.`, {
+        index,
+      });
+    }
+    if (i > 0 && value < (values[i - 1] as number)) {
+      throw invalid(
+        `${where()} has crossing quantiles (${levels.keys[i - 1]} = ${values[i - 1]} > ${levels.keys[i]} = ${value}); sort them before export.`,
+        { index },
+      );
+    }
+    json += `${i === 0 ? "" : ","}${levels.names[i]}:${value}`;
+  }
+  return {
+    sku: row.sku,
+    modelType: row.modelType,
+    forecastDate: row.forecastDate,
+    step: row.step,
+    p10: quantileAt(levels.levels, values, columnLevels[0]),
+    p50: quantileAt(levels.levels, values, columnLevels[1]),
+    p90: quantileAt(levels.levels, values, columnLevels[2]),
+    quantilesJson: `${json}}`,
+    coldStart: row.coldStart,
+    ...model,
+  };
+}
+
+/**
+ * The run's rows, checked and converted, in chunks of about `chunkSize` (one await per chunk, not
+ * per row: an export may hold millions of rows). Reads the batches and their rows once, lazily.
+ */
+export async function* preparedChunks(
+  batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>,
+  chunkSize = 2000,
+): AsyncGenerator<PreparedRow[]> {
+  let chunk: PreparedRow[] = [];
+  let index = 0;
+  for await (const batch of batches) {
+    const model = assertBatch(batch);
+    const rows = batch.rows;
+    if (rows === null || typeof rows !== "object") {
+      throw invalid(`The forecast batch of model ${model.modelName} has no rows iterable.`);
+    }
+    if (Symbol.asyncIterator in rows) {
+      for await (const row of rows) {
+        chunk.push(prepareRow(row, model, index++));
+        if (chunk.length >= chunkSize) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+    } else {
+      for (const row of rows) {
+        chunk.push(prepareRow(row, model, index++));
+        if (chunk.length >= chunkSize) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** Refuses an export without rows: replacing a run's forecasts with nothing is never what a run means. */
+export function assertSomeRows(run: ForecastRun, rows: number): void {
+  if (rows === 0) {
+    throw invalid(
+      `The forecast export of client ${run.client}, run ${run.pipelineRunId} has no rows; nothing was written (earlier rows of the run are kept).`,
+    );
+  }
+}
