@@ -10,15 +10,19 @@
  *
  * Each phase logs one structured line with its figures; the last line gives the task's exit status
  * and the whole start-up overhead. With metrics enabled the same figures go to a JSON file.
+ *
+ * `resolveOnly` is Airflow's first task: it turns the version into a SHA and the image tag that runs
+ * it, from the manifest alone, so every later task of the run starts the right image on that SHA.
  */
 import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { baseImageTag } from "../codepkg/deps-hash.js";
 import { archiveKey, isFullSha, manifestKey, signatureKey } from "../codepkg/layout.js";
 import { type Manifest, parseManifest } from "../codepkg/manifest.js";
-import { resolveSha } from "../codepkg/resolve.js";
-import { loadVerifyKey } from "../codepkg/signing.js";
+import { resolveSha, resolveVersion } from "../codepkg/resolve.js";
+import { loadVerifyKey, verifyManifestSignature } from "../codepkg/signing.js";
 import type { Logger } from "../core/logger.js";
 import { StorageError } from "../storage/errors.js";
 import type { ObjectStore } from "../storage/types.js";
@@ -60,14 +64,54 @@ export interface BootstrapResult {
 const seconds = (from: number) => Number(((performance.now() - from) / 1000).toFixed(4));
 
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
+  return withAccessHint(options.bucket, () => bootstrapUnchecked(options));
+}
+
+export type ResolveOnlyOptions = Pick<
+  BootstrapOptions,
+  "codeVersion" | "openStore" | "bucket" | "verifyKey" | "logger"
+>;
+
+/** What `--resolve-only` prints: the SHA a version names and the base image tag its dependencies need. */
+export interface CodeResolution {
+  sha: string;
+  depsHash: string;
+  imageTag: string;
+}
+
+/**
+ * Resolves a code version from its manifest, without downloading the archive and without comparing
+ * dependency hashes: the image that runs this is chosen before the code's hash is known. A configured
+ * verify key still checks the signature, so an unsigned package fails the run before any task starts.
+ */
+export function resolveOnly(options: ResolveOnlyOptions): Promise<CodeResolution> {
+  return withAccessHint(options.bucket, async () => {
+    const started = performance.now();
+    const store = await options.openStore();
+    const { sha, manifest, manifestBytes } = await resolveVersion(store, options.bucket, options.codeVersion);
+    if (options.verifyKey !== undefined) {
+      const signature = await store.getBytes(options.bucket, signatureKey(sha));
+      const where = `${options.bucket}/${manifestKey(sha)}`;
+      verifyManifestSignature(manifestBytes, signature, loadVerifyKey(options.verifyKey), where);
+    }
+    const resolution = { sha, depsHash: manifest.dependencyHash, imageTag: baseImageTag(manifest.dependencyHash) };
+    options.logger.info(
+      { phase: "resolve", codeVersion: options.codeVersion, ...resolution, seconds: seconds(started) },
+      `code version ${options.codeVersion} is ${sha.slice(0, 12)}, for image tag ${resolution.imageTag}`,
+    );
+    return resolution;
+  });
+}
+
+/** The seed's troubleshooting case: a runtime key that cannot read the code bucket says so. */
+async function withAccessHint<T>(bucket: string, work: () => Promise<T>): Promise<T> {
   try {
-    return await bootstrapUnchecked(options);
+    return await work();
   } catch (error) {
-    // The seed's troubleshooting case: a runtime key that cannot read the code bucket.
     if (error instanceof StorageError && error.code === "STORAGE_ACCESS_DENIED") {
       throw new BootstrapError(
         "DOWNLOAD_FAILED",
-        `Failed to download code: ${error.message} The runtime key (GARAGE_AIRFLOW_ACCESS_KEY_ID) needs read permission on the code bucket "${options.bucket}".`,
+        `Failed to download code: ${error.message} The runtime key (GARAGE_AIRFLOW_ACCESS_KEY_ID) needs read permission on the code bucket "${bucket}".`,
         { cause: error },
       );
     }
@@ -175,7 +219,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
       const overhead = seconds(started);
       metrics.startupSeconds = overhead;
       log.info({ phase: "run", sha, command: options.command, startupSeconds: overhead }, "starting the task");
-      const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command);
+      const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command, sha);
       metrics.exitCode = outcome.exitCode;
       metrics.totalSeconds = seconds(started);
       log.info(
