@@ -9,6 +9,8 @@ import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
 import { registerCodeCommands } from "./code.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerForecastCommands } from "./forecasts.js";
+import { registerRunCommands } from "./run.js";
 import { registerStoreCommands } from "./store.js";
 import { registerTaskCommand } from "./task.js";
 import { registerTrackingCommands } from "./tracking.js";
@@ -65,7 +67,9 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
   registerCodeCommands(program, context, env);
   registerDoctorCommand(program, context);
   registerTrackingCommands(program, context);
+  registerForecastCommands(program, context);
   registerTaskCommand(program, context, env);
+  registerRunCommands(program, context, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });
