@@ -150,6 +150,9 @@ test("TSB: probability smoothed every period with β, size on demand with α, fo
   const p50 = 1.8 + (10 / 37) * 0.9;
   const p90 = 2.7 + (24.2 / 37) * 1.8;
   assertClose(forecast.quantiles, [p50, p90, p50, p90]);
+  // Demand in the first period: p starts at 1, then .5, .75; z = 4, then 3 → 2.25.
+  const first = baselineNamed("tsb", { seasonLength: 7, alpha: 0.5, beta: 0.5 }).forecast(f64(4, 0, 2), 1, []);
+  assertClose(first.point, [2.25]);
 });
 
 test("a single demand: Croston its rate, TSB a decaying one; the upper quantiles are that demand while it is likely enough", () => {
