@@ -18,7 +18,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { TdfError } from "../core/errors.js";
 import { SinkError } from "./errors.js";
 import { assertLimit, assertRun, assertSomeRows, type PreparedRow, preparedChunks } from "./rows.js";
-import type { ForecastBatch, ForecastQuery, ForecastRun, ForecastSink, ModelType, StoredForecast } from "./types.js";
+import type { ForecastBatch, ForecastQuery, ForecastSink, ModelType, StoredForecast } from "./types.js";
 
 export interface PostgresSinkOptions {
   /** `postgres://user:password@host:port/database` (DATABASE_URL; a secret). */
@@ -266,55 +266,60 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
     driver: "postgres",
     location,
 
-    async writeRun(run: ForecastRun, batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>) {
+    async writeRun(
+      client: string,
+      pipelineRunId: string,
+      batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>,
+    ) {
+      const run = { client, pipelineRunId };
       assertRun(run);
       const action = `export the forecasts of client ${run.client}, run ${run.pipelineRunId}`;
-      const client = await connect(action);
+      const conn = await connect(action);
       let healthy = true;
       // A connection that dies under a query fails that query; the client also emits the error, which
       // without a listener would end the process.
       const lost = () => {
         healthy = false;
       };
-      client.on("error", lost);
+      conn.on("error", lost);
       try {
-        await ensureSchema(client);
-        await client.query("BEGIN");
-        await client.query(
+        await ensureSchema(conn);
+        await conn.query("BEGIN");
+        await conn.query(
           `CREATE TEMP TABLE forecast_staging ON COMMIT DROP AS SELECT ${stagedColumns} FROM forecasts WITH NO DATA`,
         );
         let rows = 0;
         async function* text(): AsyncGenerator<string> {
-          for await (const chunk of preparedChunks(batches)) {
+          for await (const chunk of preparedChunks(run, batches)) {
             rows += chunk.length;
             yield copyLines(chunk);
           }
         }
         await pipeline(
           Readable.from(text()),
-          client.query(copyFrom(`COPY forecast_staging (${stagedColumns}) FROM STDIN`)),
+          conn.query(copyFrom(`COPY forecast_staging (${stagedColumns}) FROM STDIN`)),
         );
         assertSomeRows(run, rows);
         // hashtext is stable within a server, which is all a lock key needs.
-        await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [
+        await conn.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [
           RUN_LOCK_CLASS,
           `${run.client}\u001f${run.pipelineRunId}`,
         ]);
-        await client.query("DELETE FROM forecasts WHERE client = $1 AND pipeline_run_id = $2", [
+        await conn.query("DELETE FROM forecasts WHERE client = $1 AND pipeline_run_id = $2", [
           run.client,
           run.pipelineRunId,
         ]);
-        await client.query(
+        await conn.query(
           `INSERT INTO forecasts (client, pipeline_run_id, created_at, ${stagedColumns})
            SELECT $1, $2, statement_timestamp(), ${stagedColumns} FROM forecast_staging`,
           [run.client, run.pipelineRunId],
         );
-        await client.query("COMMIT");
+        await conn.query("COMMIT");
         return { rows };
       } catch (error) {
         // After a failed statement (or COPY) the transaction is aborted; ROLLBACK ends it. If even that
         // fails the connection is broken: the pool drops it and the server rolls back on its own.
-        await client.query("ROLLBACK").catch(() => {
+        await conn.query("ROLLBACK").catch(() => {
           healthy = false;
         });
         if (error instanceof pg.DatabaseError && error.code === "23505") {
@@ -326,8 +331,8 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
         }
         throw translate(error, action);
       } finally {
-        client.off("error", lost);
-        client.release(!healthy);
+        conn.off("error", lost);
+        conn.release(!healthy);
       }
     },
 

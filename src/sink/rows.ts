@@ -5,7 +5,7 @@
  */
 import { modelTypes } from "../tracking/index.js";
 import { SinkError } from "./errors.js";
-import type { ForecastBatch, ForecastRow, ForecastRun, ModelType } from "./types.js";
+import type { ForecastBatch, ForecastRow, ModelType } from "./types.js";
 
 /** The quantile levels that have their own columns. */
 export const columnLevels = [0.1, 0.5, 0.9] as const;
@@ -35,6 +35,12 @@ function invalid(message: string, context?: Record<string, unknown>): SinkError 
 const nonEmpty = (value: unknown): value is string =>
   typeof value === "string" && value.trim() !== "" && !value.includes("\u0000");
 
+/** The unit of an export: written atomically, replaced on a re-run. */
+export interface ForecastRun {
+  client: string;
+  pipelineRunId: string;
+}
+
 export function assertRun(run: ForecastRun): void {
   if (!nonEmpty(run?.client)) throw invalid("A forecast export needs a client name (not empty, no NUL characters).");
   if (!nonEmpty(run.pipelineRunId)) {
@@ -50,8 +56,16 @@ export function assertLimit(limit: number | undefined): void {
   }
 }
 
-function assertBatch(batch: ForecastBatch): { modelName: string; modelVersion: string; codeSha: string | null } {
+function assertBatch(
+  run: ForecastRun,
+  batch: ForecastBatch,
+): { modelName: string; modelVersion: string; codeSha: string | null } {
   if (!nonEmpty(batch?.modelName)) throw invalid("A forecast batch needs the name of the model that made it.");
+  if (batch.client !== run.client || batch.pipelineRunId !== run.pipelineRunId) {
+    throw invalid(
+      `The forecast batch of model ${batch.modelName} belongs to client ${batch.client}, run ${batch.pipelineRunId}, not to the export of client ${run.client}, run ${run.pipelineRunId}.`,
+    );
+  }
   if (!nonEmpty(batch.modelVersion)) throw invalid(`The forecast batch of model ${batch.modelName} needs its version.`);
   if (batch.codeSha !== undefined && !nonEmpty(batch.codeSha)) {
     throw invalid(`The forecast batch of model ${batch.modelName} has an empty code SHA; leave it undefined instead.`);
@@ -179,13 +193,14 @@ function prepareRow(row: ForecastRow, model: ReturnType<typeof assertBatch>, ind
  * per row: an export may hold millions of rows). Reads the batches and their rows once, lazily.
  */
 export async function* preparedChunks(
+  run: ForecastRun,
   batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>,
   chunkSize = 2000,
 ): AsyncGenerator<PreparedRow[]> {
   let chunk: PreparedRow[] = [];
   let index = 0;
   for await (const batch of batches) {
-    const model = assertBatch(batch);
+    const model = assertBatch(run, batch);
     const rows = batch.rows;
     if (rows === null || typeof rows !== "object") {
       throw invalid(`The forecast batch of model ${model.modelName} has no rows iterable.`);

@@ -14,7 +14,7 @@ import Database from "better-sqlite3";
 import { TdfError } from "../core/errors.js";
 import { SinkError } from "./errors.js";
 import { assertLimit, assertRun, assertSomeRows, type PreparedRow, preparedChunks } from "./rows.js";
-import type { ForecastBatch, ForecastQuery, ForecastRun, ForecastSink, ModelType, StoredForecast } from "./types.js";
+import type { ForecastBatch, ForecastQuery, ForecastSink, ModelType, StoredForecast } from "./types.js";
 
 export interface SqliteSinkOptions {
   /** The database file; created, with its folder, on the first export. */
@@ -189,7 +189,12 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
     driver: "sqlite",
     location: databasePath,
 
-    async writeRun(run: ForecastRun, batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>) {
+    async writeRun(
+      client: string,
+      pipelineRunId: string,
+      batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>,
+    ) {
+      const run = { client, pipelineRunId };
       assertRun(run);
       const action = `export the forecasts of client ${run.client}, run ${run.pipelineRunId}`;
       let conn: Database.Database;
@@ -222,7 +227,7 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
           }
         });
         let rows = 0;
-        for await (const chunk of preparedChunks(batches)) {
+        for await (const chunk of preparedChunks(run, batches)) {
           stageChunk(chunk);
           rows += chunk.length;
         }

@@ -27,18 +27,15 @@ export interface ForecastRow {
 
 /** The rows one model produced, with the model they came from. */
 export interface ForecastBatch {
+  /** The run's client and pipeline run id, the same as `writeRun`'s (checked). */
+  client: string;
+  pipelineRunId: string;
   /** The registered model, e.g. `acme-top_seller`. */
   modelName: string;
   modelVersion: string;
   /** The git SHA of the code that made the forecasts; undefined when run from a checkout. */
   codeSha: string | undefined;
   rows: Iterable<ForecastRow> | AsyncIterable<ForecastRow>;
-}
-
-/** Which pipeline run an export belongs to: the unit that is written atomically and replaced on a re-run. */
-export interface ForecastRun {
-  client: string;
-  pipelineRunId: string;
 }
 
 export interface ForecastQuery {
@@ -76,13 +73,14 @@ export interface ForecastSink {
   /** Where the forecasts go, fit for logs: a file path, or `postgres://user@host:port/db` (never the password). */
   readonly location: string;
   /**
-   * Writes every batch of one pipeline run in one transaction, replacing whatever an earlier attempt
-   * of the same client and run wrote: a re-run never duplicates rows, and a failure (a bad row, a
+   * Writes every batch of one pipeline run (the unit of an export) in one transaction, replacing
+   * whatever an earlier attempt of the same client and run wrote: a re-run never duplicates rows, and a failure (a bad row, a
    * source that throws, a lost connection) leaves the table as it was. The batches (and their rows)
    * are consumed once, in order, without holding them all in memory.
    */
   writeRun(
-    run: ForecastRun,
+    client: string,
+    pipelineRunId: string,
     batches: Iterable<ForecastBatch> | AsyncIterable<ForecastBatch>,
   ): Promise<{ rows: number }>;
   /** A run's rows in order of sku then date; `[]` when there are none (also when nothing was ever written). */

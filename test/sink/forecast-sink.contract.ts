@@ -48,7 +48,17 @@ function rows(options: {
   return out;
 }
 
-const batch = (rowList: Iterable<ForecastRow> | AsyncIterable<ForecastRow>, version = "1"): ForecastBatch => ({
+/** A batch without its run: `put` adds the client and run id. */
+export type Part = Omit<ForecastBatch, "client" | "pipelineRunId">;
+
+export const put = (sink: ForecastSink, client: string, pipelineRunId: string, parts: Part[]) =>
+  sink.writeRun(
+    client,
+    pipelineRunId,
+    parts.map((part) => ({ client, pipelineRunId, ...part })),
+  );
+
+const batch = (rowList: Iterable<ForecastRow> | AsyncIterable<ForecastRow>, version = "1"): Part => ({
   modelName: "acme-top_seller",
   modelVersion: version,
   codeSha: "0123456789abcdef0123456789abcdef01234567",
@@ -104,8 +114,8 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       assert.deepEqual(await sink.read({ client: "acme" }), []);
       const [a, b] = [open(), open()];
       const [ra, rb] = await Promise.all([
-        a.writeRun({ client: `a-${unique()}`, pipelineRunId: "r1" }, [batch(rows({ skus: 3, horizon: 4 }))]),
-        b.writeRun({ client: `b-${unique()}`, pipelineRunId: "r1" }, [batch(rows({ skus: 2, horizon: 4 }))]),
+        put(a, `a-${unique()}`, "r1", [batch(rows({ skus: 3, horizon: 4 }))]),
+        put(b, `b-${unique()}`, "r1", [batch(rows({ skus: 2, horizon: 4 }))]),
       ]);
       assert.deepEqual([ra.rows, rb.rows], [12, 8]);
       assert.deepEqual(await fixture.sql("SELECT version FROM tdf_schema_migrations ORDER BY version"), [
@@ -119,7 +129,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       const started = Date.now();
       const top = rows({ skus: 5, horizon: 3 });
       const tail = rows({ skus: 2, horizon: 3, modelType: "long_tail", prefix: "LT" });
-      const written = await sink.writeRun({ client, pipelineRunId: "run-1" }, [
+      const written = await put(sink, client, "run-1", [
         batch([...top].reverse(), "7"),
         { modelName: "acme-long_tail", modelVersion: "3", codeSha: undefined, rows: trickle(tail) },
       ]);
@@ -180,7 +190,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
 
     test("P10/P50/P90 are interpolated between the predicted levels; the JSON keeps them all", async () => {
       const client = `acme-${unique()}`;
-      await sink.writeRun({ client, pipelineRunId: "r" }, [
+      await put(sink, client, "r", [
         batch([
           {
             sku: "A",
@@ -214,7 +224,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
         "comma,semi;",
         " spaced ",
       ];
-      await sink.writeRun({ client, pipelineRunId: "run\r\n1" }, [
+      await put(sink, client, "run\r\n1", [
         {
           modelName: "m\\n",
           modelVersion: "v\t1",
@@ -243,10 +253,10 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
 
     test("the newest run is read by default; an older one by its id; a re-written run becomes the newest", async () => {
       const client = `acme-${unique()}`;
-      await sink.writeRun({ client, pipelineRunId: "r2" }, [batch(rows({ skus: 1, horizon: 2, seed: 1 }), "1")]);
+      await put(sink, client, "r2", [batch(rows({ skus: 1, horizon: 2, seed: 1 }), "1")]);
       // created_at has millisecond resolution: keep the writes apart so "newest" is unambiguous.
       await sleep(5);
-      await sink.writeRun({ client, pipelineRunId: "r1" }, [batch(rows({ skus: 1, horizon: 2, seed: 2 }), "2")]);
+      await put(sink, client, "r1", [batch(rows({ skus: 1, horizon: 2, seed: 2 }), "2")]);
       assert.deepEqual(
         (await sink.read({ client })).map((r) => r.pipelineRunId),
         ["r1", "r1"],
@@ -256,7 +266,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
         ["1", "1"],
       );
       await sleep(5);
-      await sink.writeRun({ client, pipelineRunId: "r2" }, [batch(rows({ skus: 1, horizon: 2, seed: 3 }), "3")]);
+      await put(sink, client, "r2", [batch(rows({ skus: 1, horizon: 2, seed: 3 }), "3")]);
       assert.deepEqual(
         (await sink.read({ client })).map((r) => `${r.pipelineRunId}:${r.modelVersion}`),
         ["r2:3", "r2:3"],
@@ -266,15 +276,15 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
 
     test("re-running a run replaces its rows, never duplicates them; other runs are untouched", async () => {
       const client = `acme-${unique()}`;
-      await sink.writeRun({ client, pipelineRunId: "keep" }, [batch(rows({ skus: 2, horizon: 2, seed: 9 }))]);
-      const first = await sink.writeRun({ client, pipelineRunId: "r" }, [batch(rows({ skus: 4, horizon: 5 }), "1")]);
+      await put(sink, client, "keep", [batch(rows({ skus: 2, horizon: 2, seed: 9 }))]);
+      const first = await put(sink, client, "r", [batch(rows({ skus: 4, horizon: 5 }), "1")]);
       assert.equal(first.rows, 20);
-      const again = await sink.writeRun({ client, pipelineRunId: "r" }, [batch(rows({ skus: 4, horizon: 5 }), "1")]);
+      const again = await put(sink, client, "r", [batch(rows({ skus: 4, horizon: 5 }), "1")]);
       assert.equal(again.rows, 20);
       assert.equal(await count(client), 24);
 
       const replacement = rows({ skus: 3, horizon: 5, seed: 5 });
-      await sink.writeRun({ client, pipelineRunId: "r" }, [batch(replacement, "2")]);
+      await put(sink, client, "r", [batch(replacement, "2")]);
       assert.equal(await count(client), 19);
       const stored = await sink.read({ client, pipelineRunId: "r" });
       assert.deepEqual(
@@ -287,7 +297,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
     test("a failure mid-export leaves no rows behind and the previous rows intact", async () => {
       const client = `acme-${unique()}`;
       const original = rows({ skus: 10, horizon: 4 });
-      await sink.writeRun({ client, pipelineRunId: "r" }, [batch(original, "1")]);
+      await put(sink, client, "r", [batch(original, "1")]);
       const before = summary(await sink.read({ client, pipelineRunId: "r" }));
       const total = await count();
 
@@ -296,7 +306,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       const boom = new Error("upstream parquet reader failed");
       for (const runId of ["r", "r-new"]) {
         await assert.rejects(
-          sink.writeRun({ client, pipelineRunId: runId }, [
+          put(sink, client, runId, [
             batch(rows({ skus: 3, horizon: 4 }), "2"),
             batch(failingAfter(many, 6500, boom), "2"),
           ]),
@@ -307,19 +317,19 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       const crossing = rows({ skus: 1000, horizon: 4, seed: 4 });
       crossing[3001] = { ...(crossing[3001] as ForecastRow), quantiles: { "0.1": 5, "0.5": 4, "0.9": 6 } };
       await assert.rejects(
-        sink.writeRun({ client, pipelineRunId: "r" }, [batch(crossing, "2")]),
+        put(sink, client, "r", [batch(crossing, "2")]),
         rejectsWith("SINK_INVALID", /row 3002 .*SKU-000750.*crossing quantiles \(0\.1 = 5 > 0\.5 = 4\)/),
       );
       // So does a duplicate (sku, date), which only the database's key can see.
       const duplicated = rows({ skus: 500, horizon: 4, seed: 4 });
       duplicated.push({ ...(duplicated[1234] as ForecastRow) });
       await assert.rejects(
-        sink.writeRun({ client, pipelineRunId: "r" }, [batch(duplicated, "2")]),
+        put(sink, client, "r", [batch(duplicated, "2")]),
         rejectsWith("SINK_INVALID", /two rows for .*SKU-000308.*2024-01-03/),
       );
       // And an export without rows: replacing a run with nothing is refused.
       await assert.rejects(
-        sink.writeRun({ client, pipelineRunId: "r" }, [batch([], "2")]),
+        put(sink, client, "r", [batch([], "2")]),
         rejectsWith("SINK_INVALID", /has no rows; nothing was written/),
       );
 
@@ -327,7 +337,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       assert.deepEqual(summary(await sink.read({ client, pipelineRunId: "r" })), before);
       assert.deepEqual(await sink.read({ client, pipelineRunId: "r-new" }), []);
       // The sink is still usable after the failures.
-      await sink.writeRun({ client, pipelineRunId: "r" }, [batch(rows({ skus: 1, horizon: 1 }), "3")]);
+      await put(sink, client, "r", [batch(rows({ skus: 1, horizon: 1 }), "3")]);
       assert.equal(await count(client), 1);
     });
 
@@ -364,22 +374,29 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       ];
       for (const [change, pattern] of cases) {
         await assert.rejects(
-          sink.writeRun({ client, pipelineRunId: "r" }, [batch([good, { ...good, sku: "B" }, { ...good, ...change }])]),
+          put(sink, client, "r", [batch([good, { ...good, sku: "B" }, { ...good, ...change }])]),
           rejectsWith("SINK_INVALID", pattern),
           JSON.stringify(change),
         );
       }
+      await assert.rejects(put(sink, "", "r", [batch([good])]), rejectsWith("SINK_INVALID", /needs a client/));
       await assert.rejects(
-        sink.writeRun({ client: "", pipelineRunId: "r" }, [batch([good])]),
-        rejectsWith("SINK_INVALID", /needs a client/),
-      );
-      await assert.rejects(
-        sink.writeRun({ client, pipelineRunId: " " }, [batch([good])]),
+        put(sink, client, " ", [batch([good])]),
         rejectsWith("SINK_INVALID", /needs a pipeline run id/),
       );
       await assert.rejects(
-        sink.writeRun({ client, pipelineRunId: "r" }, [{ ...batch([good]), modelVersion: "" }]),
+        put(sink, client, "r", [{ ...batch([good]), modelVersion: "" }]),
         rejectsWith("SINK_INVALID", /needs its version/),
+      );
+      await assert.rejects(
+        sink.writeRun(client, "r", [
+          { client, pipelineRunId: "r", ...batch([good]) },
+          { client: "other", pipelineRunId: "r", ...batch([good]) },
+        ]),
+        rejectsWith(
+          "SINK_INVALID",
+          new RegExp(`belongs to client other, run r, not to the export of client ${client}, run r`),
+        ),
       );
       await assert.rejects(sink.read({ client, limit: 0 }), rejectsWith("SINK_INVALID", /limit/));
       assert.equal(await count(client), 0);
@@ -392,9 +409,9 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       const betaRows = rows({ skus: 200, horizon: 7, seed: 2, modelType: "long_tail" });
       // Through one sink and through two: the stages interleave either way.
       await Promise.all([
-        sink.writeRun({ client: alpha, pipelineRunId: "r" }, [batch(trickle(alphaRows), "a")]),
-        sink.writeRun({ client: beta, pipelineRunId: "r" }, [batch(trickle(betaRows), "b")]),
-        other.writeRun({ client: alpha, pipelineRunId: "r2" }, [batch(trickle(betaRows), "c")]),
+        put(sink, alpha, "r", [batch(trickle(alphaRows), "a")]),
+        put(sink, beta, "r", [batch(trickle(betaRows), "b")]),
+        put(other, alpha, "r2", [batch(trickle(betaRows), "c")]),
       ]);
       const a = await sink.read({ client: alpha, pipelineRunId: "r" });
       const b = await sink.read({ client: beta });
@@ -414,8 +431,8 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
       const client = `acme-${unique()}`;
       const [one, two] = [open(), open()];
       await Promise.all([
-        one.writeRun({ client, pipelineRunId: "r" }, [batch(trickle(rows({ skus: 200, horizon: 5, seed: 1 })), "1")]),
-        two.writeRun({ client, pipelineRunId: "r" }, [batch(trickle(rows({ skus: 150, horizon: 5, seed: 2 })), "2")]),
+        put(one, client, "r", [batch(trickle(rows({ skus: 200, horizon: 5, seed: 1 })), "1")]),
+        put(two, client, "r", [batch(trickle(rows({ skus: 150, horizon: 5, seed: 2 })), "2")]),
       ]);
       const stored = await sink.read({ client });
       const versions = new Set(stored.map((r) => r.modelVersion));
@@ -427,7 +444,7 @@ export function forecastSinkContract(name: string, setup: () => Promise<SinkFixt
     test("a large export (50,000 rows) is written and read back whole", async () => {
       const client = `big-${unique()}`;
       const big = rows({ skus: 2000, horizon: 25 });
-      const written = await sink.writeRun({ client, pipelineRunId: "r" }, [batch(big)]);
+      const written = await put(sink, client, "r", [batch(big)]);
       assert.equal(written.rows, 50_000);
       assert.equal(await count(client), 50_000);
       const stored = await sink.read({ client });

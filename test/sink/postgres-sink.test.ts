@@ -7,7 +7,7 @@ import pg from "pg";
 import { postgresSink } from "../../src/sink/postgres.js";
 import type { ForecastRow } from "../../src/sink/types.js";
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from "../helpers/postgres-server.js";
-import { forecastSinkContract } from "./forecast-sink.contract.js";
+import { forecastSinkContract, put } from "./forecast-sink.contract.js";
 
 const skip = postgresSkipReason();
 
@@ -120,10 +120,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
     ];
     for (const [target, code, pattern] of cases) {
       const sink = postgresSink({ url: target.toString() });
-      await assert.rejects(
-        sink.writeRun({ client: "acme", pipelineRunId: "r" }, [batch([row("A", 1)])]),
-        failsClearly(code, pattern, secrets),
-      );
+      await assert.rejects(put(sink, "acme", "r", [batch([row("A", 1)])]), failsClearly(code, pattern, secrets));
       await assert.rejects(sink.read({ client: "acme" }), failsClearly(code, /./, secrets));
       await sink.close();
     }
@@ -131,7 +128,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
 
   test("a connection lost mid-export leaves the table as it was", async () => {
     const sink = postgresSink({ url: database.url });
-    await sink.writeRun({ client: "acme", pipelineRunId: "r" }, [batch([row("A", 1), row("B", 1)])]);
+    await put(sink, "acme", "r", [batch([row("A", 1), row("B", 1)])]);
     async function* killedMidway(): AsyncGenerator<ForecastRow> {
       for (let i = 0; i < 20_000; i++) {
         if (i === 10_000) {
@@ -145,7 +142,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
       }
     }
     await assert.rejects(
-      sink.writeRun({ client: "acme", pipelineRunId: "r" }, [batch(killedMidway())]),
+      put(sink, "acme", "r", [batch(killedMidway())]),
       failsClearly("SINK_UNREACHABLE", /cannot be reached/, [url.password]),
     );
     const left = await admin.query("SELECT sku FROM forecasts ORDER BY sku");
@@ -154,7 +151,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
       ["A", "B"],
     );
     // The pool replaced the dead connection.
-    assert.equal((await sink.writeRun({ client: "acme", pipelineRunId: "r2" }, [batch([row("C", 1)])])).rows, 1);
+    assert.equal((await put(sink, "acme", "r2", [batch([row("C", 1)])])).rows, 1);
     await sink.close();
   });
 
@@ -173,7 +170,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
         ["A", "B"],
       );
       await assert.rejects(
-        sink.writeRun({ client: "acme", pipelineRunId: "r" }, [batch([row("A", 1)])]),
+        put(sink, "acme", "r", [batch([row("A", 1)])]),
         failsClearly("SINK_FAILED", new RegExp(`user ${role} lacks a privilege .*permission denied`), [password]),
       );
       assert.equal(
