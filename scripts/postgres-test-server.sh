@@ -24,17 +24,19 @@ as_owner() {
 
 bindir() { # the newest installed server's binaries
   local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  dir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   [[ -n $dir && -x $dir/initdb ]] && echo "$dir"
 }
 
 install_packages() {
   bindir >/dev/null && return
   log "installing postgresql"
+  local sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo DEBIAN_FRONTEND=noninteractive)
   export DEBIAN_FRONTEND=noninteractive
-  # The package would also create and start a cluster on 5432 as a service; only the binaries are needed.
-  apt-get install -y --no-install-recommends postgresql >&2 ||
-    { apt-get update >&2 && apt-get install -y --no-install-recommends postgresql >&2; }
+  # Only the binaries are used; the cluster the package may start on 5432 is left alone.
+  "${sudo[@]}" apt-get install -y --no-install-recommends postgresql >&2 ||
+    { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y --no-install-recommends postgresql >&2; }
 }
 
 port_in_use() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
