@@ -165,7 +165,7 @@ test("the report is plain JSON, and the tracker entries leave undefined metrics 
   assert.ok([...entries.values()].every(Number.isFinite));
 });
 
-test("the table has a block per segment, a row per method, the best baseline starred, '-' for undefined", () => {
+test("the table has a block per segment, a row per method, the best baseline starred overall, '-' for undefined", () => {
   const table = formatEvaluationTable(evaluate(seriesABC, { levels }));
   const lines = table.split("\n");
   // RMSSE of the TFT overall: (√(.5/4) + 1) / 2 ≈ 0.677.
@@ -174,6 +174,7 @@ test("the table has a block per segment, a row per method, the best baseline sta
   assert.match(table, /^tft +0\.333 +0\.200 +0\.677 +0\.200 +0\.080 +1\.000$/m);
   assert.match(table, /^croston\* +0\.000 +0\.000 +0\.000 +0\.000 +0\.000 +1\.000$/m);
   assert.match(table, /^lumpy: 1 series, 2 observations\n.*\ntft +0\.000 +- +- +- +- +1\.000$/m);
+  assert.match(table, /^croston +0\.000 +- +- +- +- +1\.000$/m, "starred only in the overall block");
   assert.ok(table.indexOf("lumpy:") < table.indexOf("smooth:"));
 });
 

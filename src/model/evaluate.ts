@@ -280,8 +280,8 @@ const tableColumns = [
 ] as const;
 
 /**
- * A plain-text table per segment (overall first): one row per method, the best baseline starred.
- * Undefined metrics print as "-".
+ * A plain-text table per segment (overall first): one row per method, the best baseline starred in
+ * the overall block. Undefined metrics print as "-".
  */
 export function formatEvaluationTable(report: EvaluationReport): string {
   const blocks: string[] = [];
@@ -292,7 +292,7 @@ export function formatEvaluationTable(report: EvaluationReport): string {
     lines.push(["method".padEnd(nameWidth), ...tableColumns.map(([, title]) => title.padStart(9))].join(" "));
     for (const method of report.methods) {
       const values = report.metrics[method]?.[segment] ?? {};
-      const label = method === report.bestBaseline?.method ? `${method}*` : method;
+      const label = segment === overall && method === report.bestBaseline?.method ? `${method}*` : method;
       const cells = tableColumns.map(([key]) => {
         const value = values[key];
         return (value === null || value === undefined ? "-" : value.toFixed(3)).padStart(9);
@@ -301,6 +301,8 @@ export function formatEvaluationTable(report: EvaluationReport): string {
     }
     blocks.push(lines.join("\n"));
   }
-  const note = report.bestBaseline ? "\n\n* the best baseline by P50 quantile loss" : "";
+  const note = report.bestBaseline
+    ? "\n\n* the best baseline overall by P50 quantile loss: the bar a model must clear"
+    : "";
   return `${blocks.join("\n\n")}${note}\n`;
 }

@@ -94,7 +94,8 @@ test("quantile columns: exact levels are read, levels between two are interpolat
   );
 });
 
-test("arrays of different lengths are refused", () => {
+test("arrays of different lengths and a season of no length are refused", () => {
   assert.throws(() => mae(y, f64(1, 2)), rejectsWith("METRICS_INPUT_INVALID", /2 values for 3 actuals/));
   assert.throws(() => coverage(y, y, f64(1)), rejectsWith("METRICS_INPUT_INVALID", /upper bound has 1 values/));
+  assert.throws(() => rmsseScale(y, 0), rejectsWith("METRICS_INPUT_INVALID", /season length is 0/));
 });

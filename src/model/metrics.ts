@@ -91,6 +91,9 @@ export function wape(actual: Float64Array, predicted: Float64Array): number | nu
  * are periods before the item was sold). Null when fewer than `seasonLength` + 1 values remain.
  */
 export function rmsseScale(history: Float64Array, seasonLength = 1): number | null {
+  if (!Number.isInteger(seasonLength) || seasonLength < 1) {
+    throw new MetricsInputError(`RMSSE's season length is ${seasonLength}; give a whole number ≥ 1.`, { seasonLength });
+  }
   let first = 0;
   while (first < history.length && history[first] === 0) first += 1;
   let sum = 0;
