@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { type Config, type Env, loadConfig, redactedConfig, secretValues } from "../core/config.js";
 import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
+import { registerAirflowCommands } from "./airflow.js";
 import { registerCodeCommands } from "./code.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerForecastCommands } from "./forecasts.js";
@@ -70,6 +71,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
   registerForecastCommands(program, context);
   registerTaskCommand(program, context, env);
   registerRunCommands(program, context, env);
+  registerAirflowCommands(program, context);
 
   try {
     await program.parseAsync(argv, { from: "user" });

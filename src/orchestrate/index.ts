@@ -1,3 +1,4 @@
+export { type DagPlan, dagFileName, dagId, planDags, renderDag, writeDags } from "./airflow.js";
 export { OrchestrateError, type OrchestrateErrorCode } from "./errors.js";
 export { createLocalRunner, type LocalRunnerOptions } from "./local-runner.js";
 export { createProgressView, type ProgressOptions, type ProgressView } from "./progress.js";

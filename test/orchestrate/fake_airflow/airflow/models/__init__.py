@@ -1,0 +1,1 @@
+from airflow._fake import BaseOperator, Variable  # noqa: F401

@@ -1,0 +1,1 @@
+"""fake docker-py: only docker.types.Mount."""
