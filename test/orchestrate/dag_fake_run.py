@@ -14,6 +14,7 @@ import os
 import sys
 from datetime import timedelta
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_airflow"))
 
 from jinja2 import StrictUndefined  # noqa: E402
