@@ -7,6 +7,7 @@ import type { Config } from "../core/config.js";
 import type { Tracker } from "./types.js";
 
 export { TrackingError, type TrackingErrorCode } from "./errors.js";
+export { repairInterruptedRuns, type WithRunOptions, withRun } from "./run-lifecycle.js";
 export type * from "./types.js";
 
 export const modelTypes = ["top_seller", "long_tail"] as const;
