@@ -19,7 +19,7 @@ test("with no variables set, everything is embedded under .tdf/", () => {
     },
   });
   assert.equal(config.mlflow.trackingUri, undefined);
-  assert.deepEqual(config.training, { maxEpochs: 5, batchSize: 10, learningRate: 0.01 });
+  assert.deepEqual(config.training, { maxEpochs: 5, batchSize: 10, learningRate: 0.01, batchesPerEpoch: undefined });
   assert.equal(config.enableMetrics, false);
 });
 

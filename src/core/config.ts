@@ -79,7 +79,8 @@ export interface Config {
     token: string | undefined;
   };
   docker: { registryUrl: string | undefined; imagePrefix: string };
-  training: { maxEpochs: number; batchSize: number; learningRate: number };
+  /** Laid over the model's recommended settings (`batchesPerEpoch` undefined: the model's default). */
+  training: { maxEpochs: number; batchSize: number; learningRate: number; batchesPerEpoch: number | undefined };
   /** Forecast database: PostgreSQL at `DATABASE_URL`, else SQLite at `<home>/forecasts.db`. */
   database: { url: string | undefined; sqlitePath: string };
   /** Pipeline tasks the local runner runs at once. */
@@ -180,6 +181,11 @@ export const configVariables = [
   { name: "TRAINING_MAX_EPOCHS", default: "5", description: "Maximum training epochs." },
   { name: "TRAINING_BATCH_SIZE", default: "10", description: "Training batch size." },
   { name: "TRAINING_LEARNING_RATE", default: "0.01", description: "Training learning rate." },
+  {
+    name: "TRAINING_BATCHES_PER_EPOCH",
+    default: "100",
+    description: "Batches sampled per training epoch (a cap; fewer when there are fewer windows).",
+  },
   {
     name: "DATABASE_URL",
     default: "(unset: SQLite at <TDF_HOME>/forecasts.db)",
@@ -386,6 +392,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       maxEpochs: number("TRAINING_MAX_EPOCHS", 5, { integer: true, min: 1 }),
       batchSize: number("TRAINING_BATCH_SIZE", 10, { integer: true, min: 1 }),
       learningRate: number("TRAINING_LEARNING_RATE", 0.01, { min: Number.MIN_VALUE }),
+      batchesPerEpoch:
+        value("TRAINING_BATCHES_PER_EPOCH") === undefined
+          ? undefined
+          : number("TRAINING_BATCHES_PER_EPOCH", 100, { integer: true, min: 1 }),
     },
     codepkg: {
       signingKey: value("TDF_SIGNING_KEY"),

@@ -85,6 +85,7 @@ async function train(context: TaskContext, modelType: ModelType): Promise<void> 
     maxEpochs: config.training.maxEpochs,
     batchSize: config.training.batchSize,
     learningRate: config.training.learningRate,
+    batchesPerEpoch: config.training.batchesPerEpoch ?? tuned.batchesPerEpoch,
   };
   const horizon = summary.horizon;
   const spec = datasetSpec(summary.columns, { encoderLength, predictionLength: horizon });
