@@ -130,46 +130,59 @@ function quantileAt(levels: readonly number[], values: readonly number[], level:
 }
 
 const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+// A run repeats the same horizon of dates for every SKU: each is checked once.
+const validDates = new Set<string>();
 
 function isDate(value: unknown): value is string {
   if (typeof value !== "string") return false;
+  if (validDates.has(value)) return true;
   const match = datePattern.exec(value);
   if (match === null) return false;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  const valid = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (valid && validDates.size < 10_000) validDates.add(value);
+  return valid;
+}
+
+/** "Forecast row 12 (model acme-top_seller, sku A-1, date 2024-01-02) <problem>." */
+function rowError(row: ForecastRow, model: { modelName: string }, index: number, problem: string): SinkError {
+  const sku = nonEmpty(row?.sku) ? `, sku ${row.sku}` : "";
+  const date = typeof row?.forecastDate === "string" ? `, date ${row.forecastDate}` : "";
+  return invalid(`Forecast row ${index + 1} (model ${model.modelName}${sku}${date}) ${problem}.`, { index });
 }
 
 function prepareRow(row: ForecastRow, model: ReturnType<typeof assertBatch>, index: number): PreparedRow {
-  const where = () =>
-    `Forecast row ${index + 1} (model ${model.modelName}${nonEmpty(row?.sku) ? `, sku ${row.sku}` : ""}${
-      typeof row?.forecastDate === "string" ? `, date ${row.forecastDate}` : ""
-    })`;
-  if (!nonEmpty(row?.sku)) throw invalid(`${where()} has an empty sku or one with a NUL character.`, { index });
+  if (!nonEmpty(row?.sku)) throw rowError(row, model, index, `has an empty sku or one with a NUL character`);
   if (!(modelTypes as readonly string[]).includes(row.modelType)) {
-    throw invalid(`${where()} has the model type "${row.modelType}"; use ${modelTypes.join(" or ")}.`, { index });
+    throw rowError(row, model, index, `has the model type "${row.modelType}"; use ${modelTypes.join(" or ")}`);
   }
-  if (!isDate(row.forecastDate)) throw invalid(`${where()} needs a forecast date written YYYY-MM-DD.`, { index });
+  if (!isDate(row.forecastDate)) throw rowError(row, model, index, `needs a forecast date written YYYY-MM-DD`);
   if (!Number.isSafeInteger(row.step) || row.step < 1) {
-    throw invalid(`${where()} has the horizon step ${row.step}; steps are whole numbers from 1.`, { index });
+    throw rowError(row, model, index, `has the horizon step ${row.step}; steps are whole numbers from 1`);
   }
-  if (typeof row.coldStart !== "boolean") throw invalid(`${where()} needs coldStart true or false.`, { index });
+  if (typeof row.coldStart !== "boolean") throw rowError(row, model, index, `needs coldStart true or false`);
   const levels =
     row.quantiles !== null && typeof row.quantiles === "object" ? levelsOf(row.quantiles) : "has no quantiles";
-  if (typeof levels === "string") throw invalid(`${where()} ${levels}.`, { index });
+  if (typeof levels === "string") throw rowError(row, model, index, levels);
   const values = levels.keys.map((key) => row.quantiles[key] as number);
   let json = "{";
   for (let i = 0; i < values.length; i++) {
     const value = values[i] as number;
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      throw invalid(`${where()} has the quantile ${levels.keys[i]} = ${value}; quantiles must be finite numbers.`, {
+      throw rowError(
+        row,
+        model,
         index,
-      });
+        `has the quantile ${levels.keys[i]} = ${value}; quantiles must be finite numbers`,
+      );
     }
     if (i > 0 && value < (values[i - 1] as number)) {
-      throw invalid(
-        `${where()} has crossing quantiles (${levels.keys[i - 1]} = ${values[i - 1]} > ${levels.keys[i]} = ${value}); sort them before export.`,
-        { index },
+      throw rowError(
+        row,
+        model,
+        index,
+        `has crossing quantiles (${levels.keys[i - 1]} = ${values[i - 1]} > ${levels.keys[i]} = ${value}); sort them before export`,
       );
     }
     json += `${i === 0 ? "" : ","}${levels.names[i]}:${value}`;

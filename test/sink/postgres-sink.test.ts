@@ -134,7 +134,7 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
         if (i === 10_000) {
           // The export's own backend, busy with COPY: terminate it as a failover or an admin would.
           const killed = await admin.query(
-            "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY forecast_staging%'",
+            "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY forecasts%'",
           );
           assert.deepEqual(killed.rows, [{ ok: true }]);
         }
