@@ -47,7 +47,8 @@ const migrations: readonly { version: number; description: string; sql: string }
       model_version TEXT NOT NULL,
       code_sha TEXT,
       created_at TEXT NOT NULL,
-      PRIMARY KEY (client, pipeline_run_id, sku, forecast_date)
+      PRIMARY KEY (client, pipeline_run_id, sku, forecast_date),
+      CHECK (p10 <= p50 AND p50 <= p90)
     ) WITHOUT ROWID;
     CREATE INDEX forecasts_client_newest ON forecasts (client, created_at DESC, pipeline_run_id);
     `,
@@ -196,6 +197,8 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
     ) {
       const run = { client, pipelineRunId };
       assertRun(run);
+      // As in PostgreSQL (the transaction's start): when the export began.
+      const createdAt = new Date().toISOString();
       const action = `export the forecasts of client ${run.client}, run ${run.pipelineRunId}`;
       let conn: Database.Database;
       try {
@@ -241,7 +244,7 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
             .prepare(
               `INSERT INTO forecasts (client, pipeline_run_id, created_at, ${columns}) SELECT ?, ?, ?, ${columns} FROM ${table}`,
             )
-            .run(run.client, run.pipelineRunId, new Date().toISOString());
+            .run(run.client, run.pipelineRunId, createdAt);
         });
         try {
           replace.immediate();

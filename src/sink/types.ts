@@ -42,7 +42,7 @@ export interface ForecastQuery {
   client: string;
   sku?: string;
   modelType?: ModelType;
-  /** Default: the client's newest run (the one written last). */
+  /** Default: the client's newest run (the one whose latest export began last). */
   pipelineRunId?: string;
   /** At most this many rows, in order of sku then date. */
   limit?: number;
@@ -64,7 +64,7 @@ export interface StoredForecast {
   modelName: string;
   modelVersion: string;
   codeSha: string | null;
-  /** When the run's rows were written, ISO 8601 UTC; the same for every row of a run. */
+  /** When the export of the run began, ISO 8601 UTC; the same for every row of a run. */
   createdAt: string;
 }
 
