@@ -37,7 +37,9 @@ export function registerRunCommands(program: Command, context: CliContext, env: 
       const config = context.config();
       const parallelism =
         options.parallelism === undefined ? config.parallelism : positiveInteger(options.parallelism, "--parallelism");
-      const logger = createLogger({ level: config.logLevel, secrets: secretValues(env), name: "tdf-run" });
+      // The headline of the progress view already says what the version resolved to.
+      const level = config.logLevel === "info" ? "warn" : config.logLevel;
+      const logger = createLogger({ level, secrets: secretValues(env), name: "tdf-run" });
       const view = orchestrate.createProgressView({
         stream: io.stderr,
         interactive: (io.stderr as NodeJS.WriteStream).isTTY === true,
