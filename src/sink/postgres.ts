@@ -24,7 +24,7 @@ import type { ForecastBatch, ForecastQuery, ForecastSink, ModelType, StoredForec
 export interface PostgresSinkOptions {
   /** `postgres://user:password@host:port/database` (DATABASE_URL; a secret). */
   url: string;
-  /** Connections at most; each running export holds one (default 4). */
+  /** Connections at most (default 4); each running export holds one, more wait up to `connectTimeoutMs`. */
   maxConnections?: number;
   /** How long connecting may take before the server counts as unreachable (default 10 s). */
   connectTimeoutMs?: number;
@@ -123,9 +123,10 @@ function describeUrl(url: string): { location: string; server: string; database:
 export function postgresSink(options: PostgresSinkOptions): ForecastSink {
   const { location, server, database, user } = describeUrl(options.url);
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const maxConnections = options.maxConnections ?? 4;
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: options.maxConnections ?? 4,
+    max: maxConnections,
     connectionTimeoutMillis: connectTimeoutMs,
     application_name: "tdf",
   });
@@ -185,6 +186,14 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
     }
     if (code?.startsWith("08")) return unreachable(`the server said: ${err?.message}`); // connection_exception
     const message = err?.message ?? "";
+    if (message === "timeout exceeded when trying to connect") {
+      // pg-pool's words when every connection stayed busy: the server is fine, this process is not.
+      return new SinkError(
+        "SINK_FAILED",
+        `Could not ${action}: all ${maxConnections} connections to ${location} stayed busy with other exports for ${connectTimeoutMs} ms; run fewer exports at once through one sink.`,
+        { cause: error, context },
+      );
+    }
     if (!(error instanceof pg.DatabaseError)) {
       if (/timeout/i.test(message)) return unreachable(`no answer within ${connectTimeoutMs} ms`);
       // pg's own words for a connection that died under a query, or an SSL mismatch.

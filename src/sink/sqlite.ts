@@ -126,9 +126,31 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
     return fail(`${(error as Error).message} (forecast database ${databasePath}).`);
   };
 
+  const appliedVersion = (conn: Database.Database): number => {
+    const exists = conn
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tdf_schema_migrations'")
+      .get();
+    if (exists === undefined) return 0;
+    return (conn.prepare("SELECT max(version) AS v FROM tdf_schema_migrations").get() as { v: number | null }).v ?? 0;
+  };
+
+  const assertKnown = (version: number) => {
+    if (version > latestVersion) {
+      throw new SinkError(
+        "SINK_SCHEMA",
+        `The forecast database ${databasePath} has schema version ${version}, newer than this tdf knows (${latestVersion}); upgrade tdf.`,
+        { context: { databasePath, schemaVersion: version } },
+      );
+    }
+  };
+
   const migrate = (conn: Database.Database): void => {
+    // Up to date (the usual case): a plain read, no write lock, so reading never waits on an export.
+    const before = appliedVersion(conn);
+    assertKnown(before);
+    if (before === latestVersion) return;
     // Another process may be migrating the same file: the immediate transaction queues us behind it,
-    // and the applied versions are read once we hold the lock.
+    // and the version is read again once we hold the lock.
     conn
       .transaction(() => {
         conn.exec(`CREATE TABLE IF NOT EXISTS tdf_schema_migrations (
@@ -136,19 +158,11 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
           description TEXT NOT NULL,
           applied_at TEXT NOT NULL
         )`);
-        const current = (
-          conn.prepare("SELECT max(version) AS v FROM tdf_schema_migrations").get() as { v: number | null }
-        ).v;
-        if ((current ?? 0) > latestVersion) {
-          throw new SinkError(
-            "SINK_SCHEMA",
-            `The forecast database ${databasePath} has schema version ${current}, newer than this tdf knows (${latestVersion}); upgrade tdf.`,
-            { context: { databasePath, schemaVersion: current } },
-          );
-        }
+        const current = appliedVersion(conn);
+        assertKnown(current);
         const record = conn.prepare("INSERT INTO tdf_schema_migrations VALUES (?, ?, ?)");
         for (const migration of migrations) {
-          if (migration.version <= (current ?? 0)) continue;
+          if (migration.version <= current) continue;
           conn.exec(migration.sql);
           record.run(migration.version, migration.description, new Date().toISOString());
         }

@@ -126,6 +126,25 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
     }
   });
 
+  test("an export that waits too long for a free connection of its sink says so, not that the server is down", async () => {
+    const sink = postgresSink({ url: database.url, maxConnections: 1, connectTimeoutMs: 300 });
+    async function* slow(): AsyncGenerator<ForecastRow> {
+      yield row("A", 1);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      yield row("A", 2);
+    }
+    const [first, second] = await Promise.allSettled([
+      put(sink, "pool", "r1", [batch(slow())]),
+      new Promise((resolve) => setTimeout(resolve, 100)).then(() => put(sink, "pool", "r2", [batch([row("B", 1)])])),
+    ]);
+    assert.deepEqual(first, { status: "fulfilled", value: { rows: 2 } });
+    assert.equal(second.status, "rejected");
+    failsClearly("SINK_FAILED", /all 1 connections to .* stayed busy with other exports for 300 ms/, [url.password])(
+      (second as PromiseRejectedResult).reason,
+    );
+    await sink.close();
+  });
+
   test("a connection lost mid-export leaves the table as it was", async () => {
     const sink = postgresSink({ url: database.url });
     await put(sink, "acme", "r", [batch([row("A", 1), row("B", 1)])]);
@@ -145,7 +164,9 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
       put(sink, "acme", "r", [batch(killedMidway())]),
       failsClearly("SINK_UNREACHABLE", /cannot be reached/, [url.password]),
     );
-    const left = await admin.query("SELECT sku FROM forecasts ORDER BY sku");
+    const left = await admin.query(
+      "SELECT sku FROM forecasts WHERE client = 'acme' AND pipeline_run_id = 'r' ORDER BY sku",
+    );
     assert.deepEqual(
       left.rows.map((r) => r.sku),
       ["A", "B"],
@@ -174,7 +195,8 @@ describe("postgres sink: connection failures and privileges", { skip }, () => {
         failsClearly("SINK_FAILED", new RegExp(`user ${role} lacks a privilege .*permission denied`), [password]),
       );
       assert.equal(
-        (await admin.query("SELECT count(*)::int AS n FROM forecasts WHERE pipeline_run_id = 'r'")).rows[0].n,
+        (await admin.query("SELECT count(*)::int AS n FROM forecasts WHERE client = 'acme' AND pipeline_run_id = 'r'"))
+          .rows[0].n,
         2,
       );
       // What docs/forecasts.md says an exporting role needs once the schema exists.
