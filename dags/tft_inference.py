@@ -26,6 +26,8 @@ except ImportError:  # Airflow 2
 # The Docker host that runs the task containers: settings of the Airflow workers' environment.
 DOCKER_URL = os.environ.get("DOCKER_HOST", "unix://var/run/docker.sock")
 DOCKER_NETWORK = os.environ.get("TDF_DOCKER_NETWORK", "bridge")
+# An Airflow connection (type docker) with the registry's login, when the host is not logged in itself.
+DOCKER_CONN_ID = os.environ.get("TDF_DOCKER_CONN_ID") or None
 # A named volume on that host, shared by every task container: the bootstrap's code cache, so a code
 # version is downloaded once per host, not once per task.
 CODE_CACHE_VOLUME = os.environ.get("TDF_CODE_CACHE_VOLUME", "tdf-code-cache")
@@ -63,6 +65,7 @@ ENVIRONMENT = {
     "TRAINING_BATCH_SIZE": "{{ var.value.get('TRAINING_BATCH_SIZE', '10') }}",
     "TRAINING_LEARNING_RATE": "{{ var.value.get('TRAINING_LEARNING_RATE', '0.01') }}",
     "TDF_VERIFY_KEY": "{{ var.value.get('TDF_VERIFY_KEY', '') }}",
+    "TDF_ALLOW_DEPS_MISMATCH": "{{ var.value.get('TDF_ALLOW_DEPS_MISMATCH', '0') }}",
     "TDF_CODE_CACHE_MAX_MIB": "{{ var.value.get('TDF_CODE_CACHE_MAX_MIB', '2048') }}",
     "TDF_LOG_LEVEL": "{{ var.value.get('TDF_LOG_LEVEL', 'info') }}",
     "ENABLE_METRICS": "{{ var.value.get('ENABLE_METRICS', 'false') }}",
@@ -103,6 +106,7 @@ def tdf_task(task_id, image, command, retries, retry_delay_seconds, timeout_seco
         command=command,
         environment=dict(ENVIRONMENT),
         docker_url=DOCKER_URL,
+        docker_conn_id=DOCKER_CONN_ID,
         network_mode=DOCKER_NETWORK,
         mounts=[Mount(target=CODE_CACHE_DIR, source=CODE_CACHE_VOLUME, type="volume")],
         mount_tmp_dir=False,
