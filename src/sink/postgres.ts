@@ -113,7 +113,16 @@ interface ForecastRecord {
 
 /** Where the URL points, without the password: for messages and logs. */
 function describeUrl(url: string): { location: string; server: string; database: string; user: string } {
-  const parsed = new URL(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // The URL holds the password: neither the message nor a cause may repeat it (URL's error does).
+    throw new SinkError(
+      "SINK_INVALID",
+      "The database URL is not a URL; write it as postgres://user:password@host:5432/database (percent-encode special characters).",
+    );
+  }
   const server = `${parsed.hostname}:${parsed.port || "5432"}`;
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
   const user = decodeURIComponent(parsed.username);

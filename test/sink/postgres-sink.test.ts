@@ -50,6 +50,18 @@ const batch = (rows: Iterable<ForecastRow> | AsyncIterable<ForecastRow>) => ({
   rows,
 });
 
+test("postgres sink: a malformed URL is refused without repeating it", () => {
+  assert.throws(
+    () => postgresSink({ url: "postgres://tdf:pa ss%zz@host:notaport/db" }),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, "SINK_INVALID");
+      assert.match(error.message, /is not a URL; write it as postgres:\/\/user:password@host:5432\/database/);
+      assert.ok(!error.message.includes("pa ss") && error.cause === undefined);
+      return true;
+    },
+  );
+});
+
 describe("postgres sink: connection failures and privileges", { skip }, () => {
   let database: TestDatabase;
   let admin: pg.Client;
