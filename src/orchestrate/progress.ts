@@ -27,7 +27,10 @@ function terminalView(stream: NodeJS.WritableStream): ProgressView {
   let latest: RunRecord | undefined;
   const draw = () => {
     if (!latest) return;
-    const lines = [runHeadline(latest), ...taskLines(latest)];
+    // A wrapped line would throw off the count of lines to move up: cut each to the terminal's width.
+    const width = (stream as NodeJS.WriteStream).columns;
+    const fit = (line: string) => (width && line.length >= width ? `${line.slice(0, width - 2)}…` : line);
+    const lines = [runHeadline(latest), ...taskLines(latest)].map(fit);
     // Up to the first line drawn last time, then each line cleared and rewritten.
     const up = drawn > 0 ? `\x1b[${drawn}A` : "";
     stream.write(`${up}${lines.map((line) => `\r\x1b[2K${line}`).join("\n")}\n`);
