@@ -184,7 +184,7 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
       case "42501":
         return new SinkError(
           "SINK_FAILED",
-          `Could not ${action}: user ${user} lacks a privilege in database ${database} at ${server} (${err?.message}); grant it, or have the table's owner run the first export.`,
+          `Could not ${action}: user ${user} lacks a privilege in database ${database} at ${server} (${err?.message}); grant it (docs/forecasts.md lists what reading and exporting need).`,
           { cause: error, context },
         );
       case "57P01": // admin_shutdown: a restart, a failover, pg_terminate_backend

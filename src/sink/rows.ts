@@ -67,10 +67,11 @@ function assertBatch(
     );
   }
   if (!nonEmpty(batch.modelVersion)) throw invalid(`The forecast batch of model ${batch.modelName} needs its version.`);
-  if (batch.codeSha !== undefined && !nonEmpty(batch.codeSha)) {
+  // null too: a batch read back from JSON may carry it.
+  if (batch.codeSha != null && !nonEmpty(batch.codeSha)) {
     throw invalid(`The forecast batch of model ${batch.modelName} has an empty code SHA; leave it undefined instead.`);
   }
-  return { modelName: batch.modelName, modelVersion: String(batch.modelVersion), codeSha: batch.codeSha ?? null };
+  return { modelName: batch.modelName, modelVersion: batch.modelVersion, codeSha: batch.codeSha ?? null };
 }
 
 /** The levels of a row's quantiles, parsed and sorted once per distinct set of keys. */
