@@ -83,7 +83,7 @@ test("a pipeline runs through the real bootstrap: retried, overlapping and timed
       hang_publish: ["flaky_load", "barrier_left", "barrier_right"],
     },
     { retries: 1, retryDelaySeconds: 0.1, timeoutSeconds: 60 },
-    { hang_publish: { retries: 0, timeoutSeconds: 6 } },
+    { hang_publish: { retries: 0, timeoutSeconds: 8 } },
   );
   const logger = createLogger({ level: "silent" });
   const runner = createLocalRunner({
@@ -143,7 +143,7 @@ test("a pipeline runs through the real bootstrap: retried, overlapping and timed
   assert.ok(await exists(path.join(config.bootstrap.cacheDir, sha, "dist/cli/bin.js")));
 
   const error = await runFailure(record, home);
-  assert.match(error.message, /hang_publish failed after 1 attempt \(timed out after 6\.0 s\)/);
+  assert.match(error.message, /hang_publish failed after 1 attempt \(timed out after 8\.0 s\)/);
 });
 
 test("--resolve-only prints the SHA, dependency hash and image tag as its last line, from the manifest alone", async () => {

@@ -137,7 +137,11 @@ test("a failed attempt is retried, and a task that fails for good stops only wha
 });
 
 test("an attempt that outlives its timeout is stopped with SIGTERM, and killed if it ignores it", async () => {
-  const pipeline = testPipeline("slow", { hang_a: [], stubborn_b: [], ok_c: ["hang_a"] }, { timeoutSeconds: 1.5 });
+  const pipeline = testPipeline(
+    "slow",
+    { hang_a: [], stubborn_b: [], ok_c: ["hang_a"] }, // Long enough for the fixture to install its SIGTERM handler on a loaded machine.
+    { timeoutSeconds: 4 },
+  );
   const { runner, dir, home } = await fixtureRunner(pipeline, { killGraceMs: 300 });
   const record = await runner.run(pipeline, { client: "acme", codeVersion: "latest" });
   assert.equal(record.state, "failed");
@@ -152,7 +156,7 @@ test("an attempt that outlives its timeout is stopped with SIGTERM, and killed i
   assert.ok(await exists(path.join(dir, "stubborn_b.sigterm")), "it was asked first");
   assert.equal(task(record, "ok_c").state, "upstream_failed");
   const error = await runFailure(record, home);
-  assert.match(error.message, /hang_a failed after 1 attempt \(timed out after 1\.5 s\)/);
+  assert.match(error.message, /hang_a failed after 1 attempt \(timed out after 4\.0 s\)/);
 });
 
 test("cancelling stops the running tasks cleanly and records the run as cancelled", async () => {
