@@ -9,6 +9,7 @@ import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
 import { registerAirflowCommands } from "./airflow.js";
 import { registerCodeCommands } from "./code.js";
+import { registerDemoCommand } from "./demo.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerForecastCommands } from "./forecasts.js";
 import { registerRunCommands } from "./run.js";
@@ -70,6 +71,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
   registerTrackingCommands(program, context);
   registerForecastCommands(program, context);
   registerTaskCommand(program, context, env);
+  registerDemoCommand(program, context, env);
   registerRunCommands(program, context, env);
   registerAirflowCommands(program, context);
 

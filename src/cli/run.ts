@@ -24,61 +24,15 @@ export function registerRunCommands(program: Command, context: CliContext, env: 
     .addOption(new Option("--code-version <version>", "latest, a git SHA or a SHA prefix").default("latest"))
     .addOption(new Option("--parallelism <n>", "tasks at once (default: TDF_PARALLELISM, else the number of cores)"))
     .action(async (name: string, options: { client: string; codeVersion: string; parallelism?: string }) => {
-      const [{ findPipeline }, { tasks }, orchestrate, { resolveOnly }, { createLogger }, { secretValues }] =
-        await Promise.all([
-          import("../pipelines/definitions.js"),
-          import("../pipelines/tasks.js"),
-          import("../orchestrate/index.js"),
-          import("../bootstrap/bootstrap.js"),
-          import("../core/logger.js"),
-          import("../core/config.js"),
-        ]);
+      const { findPipeline } = await import("../pipelines/definitions.js");
       const pipeline = findPipeline(name);
-      const config = context.config();
       const parallelism =
-        options.parallelism === undefined ? config.parallelism : positiveInteger(options.parallelism, "--parallelism");
-      // The headline of the progress view already says what the version resolved to.
-      const level = config.logLevel === "info" ? "warn" : config.logLevel;
-      const logger = createLogger({ level, secrets: secretValues(env), name: "tdf-run" });
-      const view = orchestrate.createProgressView({
-        stream: io.stderr,
-        interactive: (io.stderr as NodeJS.WriteStream).isTTY === true,
-      });
-      const runner = orchestrate.createLocalRunner({
-        home: config.home,
-        parallelism,
-        knownTasks: tasks.map((t) => t.name),
-        resolve: (codeVersion) =>
-          resolveOnly({
-            codeVersion,
-            openStore: async () => (await import("../storage/index.js")).openStore(config, "runtime", "read-only"),
-            bucket: config.storage.buckets.code,
-            verifyKey: config.codepkg.verifyKey,
-            logger,
-          }),
-        taskProcess: orchestrate.bootstrapProcess({ cacheDir: config.bootstrap.cacheDir }),
-        env: { ...env },
-        onChange: (record) => view.update(record),
-      });
-
-      // Ctrl-C (or a SIGTERM) stops the running tasks cleanly; the run is recorded as cancelled.
-      const controller = new AbortController();
-      const stop = (signal: NodeJS.Signals) => controller.abort(signal);
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      try {
-        const record = await runner.run(
-          pipeline,
-          { client: options.client, codeVersion: options.codeVersion },
-          { signal: controller.signal },
-        );
-        view.close(record);
-        io.stdout.write(`${record.runId}\n`);
-        if (record.state !== "success") throw await orchestrate.runFailure(record, config.home);
-      } finally {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-      }
+        options.parallelism === undefined
+          ? context.config().parallelism
+          : positiveInteger(options.parallelism, "--parallelism");
+      const runner = await createCliRunner(context, env, parallelism);
+      const record = await runPipeline(runner, pipeline, { client: options.client, codeVersion: options.codeVersion });
+      io.stdout.write(`${record.runId}\n`);
     });
 
   const runs = program.command("runs").description("pipeline runs of the local runner (`tdf run`)");
@@ -115,4 +69,70 @@ export function registerRunCommands(program: Command, context: CliContext, env: 
       const record = await findRun(home, id);
       io.stdout.write(options.json ? `${JSON.stringify(record, null, 2)}\n` : runDetails(record, home));
     });
+}
+
+export interface CliRunner {
+  runner: import("../orchestrate/index.js").Runner;
+  view: import("../orchestrate/index.js").ProgressView;
+  home: string;
+}
+
+/** The local runner as the CLI uses it: tasks through tdf-bootstrap, progress on standard error. */
+export async function createCliRunner(context: CliContext, env: Env, parallelism: number): Promise<CliRunner> {
+  const { io } = context;
+  const [{ tasks }, orchestrate, { resolveOnly }, { createLogger }, { secretValues }] = await Promise.all([
+    import("../pipelines/tasks.js"),
+    import("../orchestrate/index.js"),
+    import("../bootstrap/bootstrap.js"),
+    import("../core/logger.js"),
+    import("../core/config.js"),
+  ]);
+  const config = context.config();
+  const logger = createLogger({ level: config.logLevel, secrets: secretValues(env), name: "tdf-run" });
+  const view = orchestrate.createProgressView({
+    stream: io.stderr,
+    interactive: (io.stderr as NodeJS.WriteStream).isTTY === true,
+  });
+  const runner = orchestrate.createLocalRunner({
+    home: config.home,
+    parallelism,
+    knownTasks: tasks.map((t) => t.name),
+    resolve: (codeVersion) =>
+      resolveOnly({
+        codeVersion,
+        openStore: async () => (await import("../storage/index.js")).openStore(config, "runtime", "read-only"),
+        bucket: config.storage.buckets.code,
+        verifyKey: config.codepkg.verifyKey,
+        logger,
+      }),
+    taskProcess: orchestrate.bootstrapProcess({ cacheDir: config.bootstrap.cacheDir }),
+    env: { ...env },
+    onChange: (record) => view.update(record),
+  });
+  return { runner, view, home: config.home };
+}
+
+/**
+ * Runs a pipeline to its end with progress shown; Ctrl-C (or SIGTERM) stops the running tasks
+ * cleanly and records the run as cancelled. A run that did not succeed throws, naming the failed task.
+ */
+export async function runPipeline(
+  cli: CliRunner,
+  pipeline: import("../pipelines/definitions.js").PipelineDefinition,
+  params: { client: string; codeVersion: string },
+): Promise<import("../orchestrate/index.js").RunRecord> {
+  const orchestrate = await import("../orchestrate/index.js");
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => controller.abort(signal);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const record = await cli.runner.run(pipeline, params, { signal: controller.signal });
+    cli.view.close(record);
+    if (record.state !== "success") throw await orchestrate.runFailure(record, cli.home);
+    return record;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
 }
