@@ -1,0 +1,155 @@
+/**
+ * What every TFT layer shares: tfjs-layers' anatomy (weights made in `build`, `call` inside `tidy`,
+ * `getConfig`, registered classes) plus three things tfjs-layers lacks — sublayers whose weights
+ * count as the parent's (as in Keras), PyTorch's initialisations from a seed, and dropout masks from
+ * a seeded stream (so training is reproducible, see random.ts).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { deriveSeed, type InitSpec, initialValues, Random } from "../random.js";
+
+export type Tensor = tf.Tensor;
+export type LayerVariable = tf.LayerVariable;
+export type Kwargs = Parameters<tf.layers.Layer["call"]>[1];
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
+
+export interface TftLayerConfig {
+  name: string;
+  /** Every weight's initial value derives from this and the weight's name. */
+  seed: number;
+}
+
+/** Dropout masks for one training step, from a seeded stream. */
+export class DropoutNoise {
+  private readonly random: Random;
+
+  constructor(seed: number) {
+    this.random = new Random(seed);
+  }
+
+  /** `x` with each element zeroed with probability `rate` and the rest scaled by 1/(1-rate). */
+  apply(x: Tensor, rate: number): Tensor {
+    const keep = 1 / (1 - rate);
+    const mask = new Float32Array(x.size);
+    for (let i = 0; i < mask.length; i++) mask[i] = this.random.next() < rate ? 0 : keep;
+    return tf.mul(x, tf.tensor(mask, x.shape, "float32"));
+  }
+}
+
+/** What `call` reads from its kwargs: training mode and, then, the step's dropout noise. */
+export interface CallArgs {
+  training?: boolean;
+  noise?: DropoutNoise;
+}
+
+export abstract class TftLayer extends tf.layers.Layer {
+  readonly seed: number;
+  private readonly children: TftLayer[] = [];
+  private readonly own: Array<{ key: string; variable: LayerVariable }> = [];
+
+  constructor(config: TftLayerConfig) {
+    super({ name: config.name, trainable: true });
+    this.seed = config.seed;
+  }
+
+  /** Registers a sublayer: its weights become this layer's, in registration order. */
+  protected child<L extends TftLayer>(layer: L): L {
+    this.children.push(layer);
+    return layer;
+  }
+
+  /** A seed for a sublayer's config, derived from this layer's seed and the sublayer's name. */
+  protected childSeed(name: string): number {
+    return deriveSeed(this.seed, name);
+  }
+
+  /** A trainable weight with a PyTorch-style initial value drawn from this layer's seed. */
+  protected weight(key: string, shape: number[], init: InitSpec): LayerVariable {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = initialValues(init, size, deriveSeed(this.seed, key));
+    const initializer = { apply: () => tf.tensor(values, shape, "float32") } as unknown as Initializer;
+    const variable = this.addWeight(key, shape, "float32", initializer);
+    this.own.push({ key, variable });
+    return variable;
+  }
+
+  override get trainableWeights(): LayerVariable[] {
+    return [...super.trainableWeights, ...this.children.flatMap((c) => c.trainableWeights)];
+  }
+
+  override set trainableWeights(weights: LayerVariable[]) {
+    super.trainableWeights = weights;
+  }
+
+  /** Every weight with a stable path (`layer/sublayer/key`): the names a saved model uses. */
+  namedWeights(prefix = this.name): Array<{ path: string; variable: LayerVariable }> {
+    return [
+      ...this.own.map(({ key, variable }) => ({ path: `${prefix}/${key}`, variable })),
+      ...this.children.flatMap((c) => c.namedWeights(`${prefix}/${c.name}`)),
+    ];
+  }
+
+  /** Frees every weight, the sublayers' too. */
+  releaseWeights(): number {
+    return this.disposeWeights();
+  }
+
+  /** Builds the sublayers that take `shape`'s last dimension (they need nothing else). */
+  protected buildChild(layer: TftLayer, shape: tf.Shape | tf.Shape[]): void {
+    if (!layer.built) {
+      layer.build(shape);
+      layer.built = true;
+    }
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { name: this.name, seed: this.seed };
+  }
+
+  protected dropout(x: Tensor, rate: number | null, kwargs: Kwargs): Tensor {
+    const { training, noise } = kwargs as CallArgs;
+    return training && noise && rate ? noise.apply(x, rate) : x;
+  }
+}
+
+/** `x @ kernel + bias` over the last axis of `x`, any rank. */
+export function linear(x: Tensor, kernel: LayerVariable, bias?: LayerVariable): Tensor {
+  const [inSize, outSize] = kernel.shape as [number, number];
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inSize]);
+  const y = tf.fused.matMul({ a: flat as tf.Tensor2D, b: kernel.read() as tf.Tensor2D, bias: bias?.read() });
+  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outSize]);
+}
+
+/** Layer normalisation over the last axis (PyTorch's `nn.LayerNorm`, eps 1e-5). */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
+}
+
+/**
+ * PyTorch's `F.interpolate(mode="linear", align_corners=True)` from `inSize` to `outSize` values, as
+ * an `[inSize, outSize]` matrix: resampling is then one matmul.
+ */
+export function interpolationMatrix(inSize: number, outSize: number): Float32Array {
+  const m = new Float32Array(inSize * outSize);
+  for (let j = 0; j < outSize; j++) {
+    const position = outSize === 1 ? 0 : (j * (inSize - 1)) / (outSize - 1);
+    const lower = Math.min(Math.floor(position), inSize - 1);
+    const upper = Math.min(lower + 1, inSize - 1);
+    const w = position - lower;
+    m[lower * outSize + j] = (m[lower * outSize + j] ?? 0) + (1 - w);
+    if (w > 0) m[upper * outSize + j] = (m[upper * outSize + j] ?? 0) + w;
+  }
+  return m;
+}
+
+/** The class of a registered layer by name, for `fromConfig` round trips. */
+export function layerFromConfig(className: string, config: tf.serialization.ConfigDict): TftLayer {
+  const cls = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  if (!cls) throw new Error(`no layer class ${className} is registered`);
+  const [layerClass, fromConfig] = cls;
+  return fromConfig(layerClass, config) as TftLayer;
+}
+
+export function outputs(result: Tensor | Tensor[]): Tensor[] {
+  return Array.isArray(result) ? result : [result];
+}
