@@ -2,8 +2,9 @@
  * The training checkpoint: one file, `checkpoint.bin`, replaced atomically after every epoch, so a
  * crash leaves the previous epoch's intact. It holds the training state (epochs done, history, best
  * epoch, epochs since the best), the current and the best weights, and Adam's moments; with the
- * seeded window order and dropout (random.ts) a resumed run continues where the killed one was.
- * Layout: "TDFCKPT1", a uint32 header length, the JSON header, then float32 tensors in header order.
+ * seeded window order and dropout (random.ts) a resumed run continues exactly where the killed one
+ * was. Layout: "TDFCKPT1", a uint32 header length, the JSON header, then the arrays in header order
+ * (little-endian float32 weights, float64 optimizer state).
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -28,9 +29,11 @@ export interface TrainingState {
 export interface NamedArray {
   name: string;
   shape: number[];
-  dtype: "float32" | "int32";
-  values: Float32Array | Int32Array;
+  dtype: "float32" | "float64";
+  values: Float32Array | Float64Array;
 }
+
+const bytesOf = (dtype: NamedArray["dtype"]) => (dtype === "float64" ? 8 : 4);
 
 export interface Checkpoint {
   state: TrainingState;
@@ -54,13 +57,13 @@ export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Prom
     }),
   );
   const arrays = Object.values(groups).flat();
-  const body = Buffer.alloc(arrays.reduce((n, a) => n + a.values.length * 4, 0));
+  const body = Buffer.alloc(arrays.reduce((n, a) => n + a.values.length * bytesOf(a.dtype), 0));
   let offset = 0;
-  for (const { values } of arrays) {
+  for (const { values, dtype } of arrays) {
     for (const v of values) {
-      if (values instanceof Int32Array) body.writeInt32LE(v, offset);
+      if (dtype === "float64") body.writeDoubleLE(v, offset);
       else body.writeFloatLE(v, offset);
-      offset += 4;
+      offset += bytesOf(dtype);
     }
   }
   const length = Buffer.alloc(4);
@@ -94,10 +97,11 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const read = (list: Omit<NamedArray, "values">[]): NamedArray[] =>
     list.map(({ name, shape, dtype }) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      if (offset + size * 4 > bytes.length) throw damaged();
-      const values = dtype === "int32" ? new Int32Array(size) : new Float32Array(size);
-      for (let i = 0; i < size; i++, offset += 4) {
-        values[i] = dtype === "int32" ? bytes.readInt32LE(offset) : bytes.readFloatLE(offset);
+      const width = bytesOf(dtype);
+      if (offset + size * width > bytes.length) throw damaged();
+      const values = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+      for (let i = 0; i < size; i++, offset += width) {
+        values[i] = dtype === "float64" ? bytes.readDoubleLE(offset) : bytes.readFloatLE(offset);
       }
       return { name, shape, dtype, values };
     });

@@ -7,13 +7,14 @@
 import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend.js";
-import { type Checkpoint, type NamedArray, readCheckpoint, type TrainingState, writeCheckpoint } from "./checkpoint.js";
+import { type NamedArray, readCheckpoint, type TrainingState, writeCheckpoint } from "./checkpoint.js";
 import type { DataEncoding } from "./encoding.js";
 import { TftConfigError, TftFileError, TrainingAbortedError } from "./errors.js";
 import { DropoutNoise } from "./layers/base.js";
 import { TemporalFusionTransformer, type TftNetworkConfig } from "./layers/network.js";
 import { quantileLoss } from "./loss.js";
 import { TrainedTft } from "./model.js";
+import { Adam } from "./optimizer.js";
 import { createProgress } from "./progress.js";
 import { deriveSeed, Random } from "./random.js";
 import { prepareTraining, trainingWindow } from "./training-data.js";
@@ -42,7 +43,7 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
   const network = new TemporalFusionTransformer(networkConfig(spec, hp, data.encoding));
   network.build();
   const variables = network.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = tf.train.adam(hp.learningRate, 0.9, 0.999, 1e-8);
+  const optimizer = new Adam(variables, { learningRate: hp.learningRate, clipNorm: hp.gradientClipNorm });
   let finished = false;
   try {
     const fingerprint = fingerprintOf(table, spec, hp, validationStart);
@@ -64,7 +65,8 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
             `The checkpoint in ${checkpointDir} was written for other data or settings; delete it to train from scratch.`,
           );
         }
-        await restore(network, optimizer, saved);
+        setWeights(network, saved.weights);
+        optimizer.restore(saved.optimizer);
         state = saved.state;
         best = saved.best;
       }
@@ -122,7 +124,7 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
           state,
           weights: current,
           best,
-          optimizer: await optimizerState(optimizer),
+          optimizer: optimizer.state(),
         });
       }
       progress.epoch(metrics);
@@ -136,7 +138,6 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
       bestEpoch: state.bestEpoch,
     };
   } finally {
-    optimizer.dispose();
     if (!finished) network.releaseWeights();
   }
 }
@@ -145,7 +146,7 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
 function trainStep(
   network: TemporalFusionTransformer,
   variables: tf.Variable[],
-  optimizer: tf.AdamOptimizer,
+  optimizer: Adam,
   windows: Window[],
   layout: Layout,
   hp: TftHyperparameters,
@@ -162,19 +163,9 @@ function trainStep(
       () => quantileLoss(network.forward(inputs, { training: true, noise }).prediction, target, hp.quantiles),
       variables,
     );
-    // Every variable in the same order each step: Adam keeps its moments by position.
-    const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-    const clipped = hp.gradientClipNorm > 0 ? clipByGlobalNorm(ordered, hp.gradientClipNorm) : ordered;
-    optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: clipped[i] as tf.Tensor })));
+    optimizer.step(variables.map((v) => grads[v.name]));
     return value.dataSync()[0] as number;
   });
-}
-
-/** PyTorch's `clip_grad_norm_`: scale all gradients by `max / norm` when their joint norm exceeds `max`. */
-function clipByGlobalNorm(grads: tf.Tensor[], max: number): tf.Tensor[] {
-  const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
-  const factor = tf.div(max, tf.maximum(tf.add(norm, 1e-6), max));
-  return grads.map((g) => tf.mul(g, factor));
 }
 
 /** The mean loss over windows (inference mode), weighting every window alike. */
@@ -237,30 +228,6 @@ function setWeights(network: TemporalFusionTransformer, arrays: NamedArray[]): v
     tf.tidy(() => {
       variable.write(tf.tensor(saved.values, saved.shape, "float32"));
     });
-  }
-}
-
-async function optimizerState(optimizer: tf.AdamOptimizer): Promise<NamedArray[]> {
-  const weights = await optimizer.getWeights();
-  return Promise.all(
-    weights.map(async ({ name, tensor }) => ({
-      name,
-      shape: [...tensor.shape],
-      dtype: tensor.dtype === "int32" ? ("int32" as const) : ("float32" as const),
-      values: tensor.dtype === "int32" ? Int32Array.from(await tensor.data()) : Float32Array.from(await tensor.data()),
-    })),
-  );
-}
-
-async function restore(network: TemporalFusionTransformer, optimizer: tf.AdamOptimizer, saved: Checkpoint) {
-  setWeights(network, saved.weights);
-  if (saved.optimizer.length > 0) {
-    const tensors = saved.optimizer.map(({ name, shape, dtype, values }) => ({
-      name,
-      tensor: tf.tensor(values, shape, dtype),
-    }));
-    await optimizer.setWeights(tensors);
-    tf.dispose(tensors.map((t) => t.tensor));
   }
 }
 

@@ -171,16 +171,18 @@ export function seriesInputs(
   });
 }
 
+/** A batch as flat arrays; reals are variable-major (one contiguous block per variable). */
 export interface BatchArrays {
   size: number;
-  /** `[B × E × (1 + known reals + unknown reals)]`: relative time, known reals, unknown reals. */
+  /** `[1 + known reals + unknown reals][B × E]`: relative time, known reals, unknown reals. */
   encoderReals: Float32Array;
-  /** `[B × P × (1 + known reals)]`. */
+  /** `[1 + known reals][B × P]`. */
   decoderReals: Float32Array;
+  /** `[static reals][B]`. */
+  staticReals: Float32Array;
   encoderMask: Float32Array;
   targetScale: Float32Array;
   staticCodes: Int32Array;
-  staticReals: Float32Array;
   encoderCodes: Int32Array;
   decoderCodes: Int32Array;
   /** `[B × P]` raw targets of the decoder, when its rows have them. */
@@ -197,47 +199,52 @@ export function fillBatch(windows: Window[], layout: Layout, hideSeries?: (i: nu
   const b = windows.length;
   const kr = layout.knownReals;
   const ur = layout.unknownReals;
-  const encoderWidth = 1 + kr + ur;
-  const decoderWidth = 1 + kr;
   const ck = layout.knownCategoricals;
   const cs = layout.staticCategoricals;
   const sr = layout.staticReals;
   const arrays: BatchArrays = {
     size: b,
-    encoderReals: new Float32Array(b * e * encoderWidth),
-    decoderReals: new Float32Array(b * p * decoderWidth),
+    encoderReals: new Float32Array((1 + kr + ur) * b * e),
+    decoderReals: new Float32Array((1 + kr) * b * p),
+    staticReals: new Float32Array(sr * b),
     encoderMask: new Float32Array(b * e),
     targetScale: new Float32Array(b * 2),
     staticCodes: new Int32Array(b * cs),
-    staticReals: new Float32Array(b * sr),
     encoderCodes: new Int32Array(b * e * ck),
     decoderCodes: new Int32Array(b * p * ck),
     target: windows.every((w) => w.decoder.target) ? new Float32Array(b * p) : undefined,
   };
+  const encoderBlock = b * e;
+  const decoderBlock = b * p;
   windows.forEach((w, i) => {
     arrays.staticCodes.set(w.series.staticCodes, i * cs);
     if (hideSeries?.(i)) arrays.staticCodes[i * cs] = 0;
-    arrays.staticReals.set(w.series.staticReals, i * sr);
-    arrays.staticReals[i * sr + sr - 1] = (w.encoderLength - 0.5 * e) / (0.5 * e);
+    for (let k = 0; k < sr - 1; k++) arrays.staticReals[k * b + i] = w.series.staticReals[k] as number;
+    arrays.staticReals[(sr - 1) * b + i] = (w.encoderLength - 0.5 * e) / (0.5 * e);
     arrays.targetScale[i * 2] = w.series.center;
     arrays.targetScale[i * 2 + 1] = w.series.scale;
+    const { encoder, decoder } = w;
     for (let j = 0; j < w.encoderLength; j++) {
       const position = e - w.encoderLength + j;
       const row = w.encoderEnd - w.encoderLength + j;
-      const base = (i * e + position) * encoderWidth;
-      arrays.encoderReals[base] = (position - e) / e;
-      arrays.encoderReals.set(w.encoder.knownReals.subarray(row * kr, (row + 1) * kr), base + 1);
-      arrays.encoderReals.set(w.encoder.unknownReals.subarray(row * ur, (row + 1) * ur), base + 1 + kr);
-      arrays.encoderCodes.set(w.encoder.knownCodes.subarray(row * ck, (row + 1) * ck), (i * e + position) * ck);
-      arrays.encoderMask[i * e + position] = 1;
+      const at = i * e + position;
+      arrays.encoderReals[at] = (position - e) / e;
+      for (let k = 0; k < kr; k++)
+        arrays.encoderReals[(1 + k) * encoderBlock + at] = encoder.knownReals[row * kr + k] as number;
+      for (let k = 0; k < ur; k++) {
+        arrays.encoderReals[(1 + kr + k) * encoderBlock + at] = encoder.unknownReals[row * ur + k] as number;
+      }
+      for (let k = 0; k < ck; k++) arrays.encoderCodes[at * ck + k] = encoder.knownCodes[row * ck + k] as number;
+      arrays.encoderMask[at] = 1;
     }
     for (let j = 0; j < p; j++) {
       const row = w.decoderStart + j;
-      const base = (i * p + j) * decoderWidth;
-      arrays.decoderReals[base] = j / e;
-      arrays.decoderReals.set(w.decoder.knownReals.subarray(row * kr, (row + 1) * kr), base + 1);
-      arrays.decoderCodes.set(w.decoder.knownCodes.subarray(row * ck, (row + 1) * ck), (i * p + j) * ck);
-      if (arrays.target) arrays.target[i * p + j] = (w.decoder.target as Float64Array)[row] as number;
+      const at = i * p + j;
+      arrays.decoderReals[at] = j / e;
+      for (let k = 0; k < kr; k++)
+        arrays.decoderReals[(1 + k) * decoderBlock + at] = decoder.knownReals[row * kr + k] as number;
+      for (let k = 0; k < ck; k++) arrays.decoderCodes[at * ck + k] = decoder.knownCodes[row * ck + k] as number;
+      if (arrays.target) arrays.target[at] = (decoder.target as Float64Array)[row] as number;
     }
   });
   return arrays;
@@ -248,13 +255,17 @@ export function batchTensors(tf: typeof TF, arrays: BatchArrays, layout: Layout)
   const { encoderLength: e, predictionLength: p } = layout;
   const b = arrays.size;
   const ck = layout.knownCategoricals;
+  const blocks = (values: Float32Array, count: number, shape: number[]) => {
+    const size = shape.reduce((x, y) => x * y, 1);
+    return Array.from({ length: count }, (_, k) => tf.tensor(values.subarray(k * size, (k + 1) * size), shape));
+  };
   return {
-    encoderReals: tf.tensor3d(arrays.encoderReals, [b, e, 1 + layout.knownReals + layout.unknownReals]),
-    decoderReals: tf.tensor3d(arrays.decoderReals, [b, p, 1 + layout.knownReals]),
+    encoderReals: blocks(arrays.encoderReals, 1 + layout.knownReals + layout.unknownReals, [b, e]),
+    decoderReals: blocks(arrays.decoderReals, 1 + layout.knownReals, [b, p]),
+    staticReals: blocks(arrays.staticReals, layout.staticReals, [b]),
     encoderMask: tf.tensor2d(arrays.encoderMask, [b, e]),
     targetScale: tf.tensor2d(arrays.targetScale, [b, 2]),
     staticCategoricals: tf.tensor2d(arrays.staticCodes, [b, layout.staticCategoricals], "int32"),
-    staticReals: tf.tensor2d(arrays.staticReals, [b, layout.staticReals]),
     ...(ck > 0
       ? {
           encoderCategoricals: tf.tensor3d(arrays.encoderCodes, [b, e, ck], "int32"),

@@ -111,18 +111,89 @@ export abstract class TftLayer extends tf.layers.Layer {
   }
 }
 
-/** `x @ kernel + bias` over the last axis of `x`, any rank. */
+/** `x @ kernel + bias` over the last axis of `x`, any rank (see `dense`). */
 export function linear(x: Tensor, kernel: LayerVariable, bias?: LayerVariable): Tensor {
+  return dense(x, kernel.read(), bias?.read());
+}
+
+/**
+ * `x @ kernel + bias` over the last axis of `x`, with its gradient written as plain products of
+ * explicit transposes. The WebAssembly backend runs a matmul on its fast (XNNPACK) path only
+ * unbatched and untransposed; tfjs's own gradient (`dy @ kernelᵀ`, `xᵀ @ dy` as transposed
+ * matmuls) took the slow path, several times slower than transposing first.
+ */
+export function dense(x: Tensor, kernel: Tensor, bias?: Tensor): Tensor {
   const [inSize, outSize] = kernel.shape as [number, number];
-  const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inSize]);
-  const y = tf.fused.matMul({ a: flat as tf.Tensor2D, b: kernel.read() as tf.Tensor2D, bias: bias?.read() });
+  const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inSize]);
+  const y = bias ? denseWithBias(flat, kernel, bias) : denseWithoutBias(flat, kernel);
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outSize]);
 }
 
-/** Layer normalisation over the last axis (PyTorch's `nn.LayerNorm`, eps 1e-5). */
+const denseWithBias = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
+  const [x, kernel, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, Tensor, tf.GradSaveFunc];
+  save([x, kernel]);
+  return {
+    value: tf.fused.matMul({ a: x, b: kernel, bias }),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(b)), tf.matMul(tf.transpose(a), g), tf.sum(g, 0)];
+    },
+  };
+});
+
+const denseWithoutBias = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
+  const [x, kernel, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, kernel]);
+  return {
+    value: tf.matMul(x, kernel),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(b)), tf.matMul(tf.transpose(a), g)];
+    },
+  };
+});
+
+/**
+ * Layer normalisation over the last axis (PyTorch's `nn.LayerNorm`, eps 1e-5); `gamma` and `beta`
+ * broadcast against `x` (`[F]`, or `[V, 1, F]` for stacked networks). One op with its gradient
+ * written out: as a dozen taped ops, each saving a copy of its inputs, it cost several times more.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
+  const op = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
+    const [input, g, b, save] = args as [Tensor, Tensor, Tensor, tf.GradSaveFunc];
+    const mean = tf.mean(input, -1, true);
+    const centered = tf.sub(input, mean);
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-5));
+    const normalised = tf.mul(centered, rstd);
+    const betaShape = b.shape;
+    save([normalised, rstd, g]);
+    return {
+      value: tf.add(tf.mul(normalised, g), b),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+        const [xhat, r, scale] = saved as [Tensor, Tensor, Tensor];
+        const dyT = dy as Tensor;
+        const dxhat = tf.mul(dyT, scale);
+        const dx = tf.mul(
+          tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))),
+          r,
+        );
+        return [dx, reduceTo(tf.mul(dyT, xhat), scale.shape), reduceTo(dyT, betaShape)];
+      },
+    };
+  });
+  return op(x, gamma, beta) as Tensor;
+}
+
+/** Sums `t` over the axes `shape` broadcast along (the gradient of a broadcast parameter). */
+function reduceTo(t: Tensor, shape: number[]): Tensor {
+  const offset = t.rank - shape.length;
+  const axes: number[] = [];
+  for (let axis = 0; axis < t.rank; axis++) {
+    if (axis < offset || shape[axis - offset] === 1) axes.push(axis);
+  }
+  return tf.reshape(tf.sum(t, axes), shape);
 }
 
 /**

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type InitSpec, linearDefault, ones, xavierUniform, zeros } from "../random.js";
 import {
+  dense,
   interpolationMatrix,
   type Kwargs,
   type LayerVariable,
@@ -161,6 +162,12 @@ export interface ResampleNormConfig extends TftLayerConfig {
   inputSize: number;
   outputSize: number;
   trainableAdd: boolean;
+  /**
+   * When set, the input comes as parts of these widths (summing to `inputSize`) that stand for
+   * their concatenation: each part is resampled with its rows of the interpolation, so the wide
+   * concatenation is never built.
+   */
+  inputSizes?: number[];
 }
 
 /** `ResampleNorm`: `LayerNorm(gate · resample(x))`, taking `x` from `inputSize` to `outputSize` values. */
@@ -193,8 +200,24 @@ export class ResampleNorm extends TftLayer {
 
   override call(inputs: Tensor | Tensor[]): Tensor {
     return tf.tidy(() => {
-      let x = first(inputs);
-      if (this.resample) x = resampleLastAxis(x, this.resample, this.config.inputSize, this.config.outputSize);
+      const { inputSize, outputSize, inputSizes } = this.config;
+      let x: Tensor;
+      if (inputSizes && this.resample) {
+        const matrix = this.resample;
+        x = tf.addN(
+          partRows(inputSizes).map(({ offset, size }, i) =>
+            resampleLastAxis(
+              (inputs as Tensor[])[i] as Tensor,
+              matrix.subarray(offset * outputSize, (offset + size) * outputSize),
+              size,
+              outputSize,
+            ),
+          ),
+        );
+      } else {
+        x = first(inputs);
+        if (this.resample) x = resampleLastAxis(x, this.resample, inputSize, outputSize);
+      }
       if (this.mask) x = tf.mul(x, tf.mul(tf.sigmoid(this.mask.read()), 2));
       return layerNorm(x, this.gamma.read(), this.beta.read());
     });
@@ -264,9 +287,17 @@ export class GateAddNorm extends TftLayer {
 
 /** Resamples the last axis with an interpolation matrix (see `interpolationMatrix`). */
 export function resampleLastAxis(x: Tensor, matrix: Float32Array, inSize: number, outSize: number): Tensor {
-  const flat = tf.reshape(x, [-1, inSize]) as tf.Tensor2D;
-  const y = tf.matMul(flat, tf.tensor2d(matrix, [inSize, outSize]));
-  return tf.reshape(y, [...x.shape.slice(0, -1), outSize]);
+  return dense(x, tf.tensor2d(matrix, [inSize, outSize]));
+}
+
+/** Where each part of a concatenation starts. */
+export function partRows(sizes: readonly number[]): Array<{ offset: number; size: number }> {
+  let offset = 0;
+  return sizes.map((size) => {
+    const part = { offset, size };
+    offset += size;
+    return part;
+  });
 }
 
 export function first(inputs: Tensor | Tensor[]): Tensor {

@@ -86,12 +86,16 @@ export interface PrescalerConfig extends TftLayerConfig {
   size: number;
 }
 
-/** `nn.Linear(1, size)` per real variable: input `[..., R]`, output `[..., R, size]`. */
+/**
+ * `nn.Linear(1, size)` per real variable: inputs one `[...]` tensor per variable, outputs one
+ * `[..., size]` each. Given fewer than `count` inputs, the first prescalers apply (the decoder's
+ * known reals share the encoder's, as pytorch-forecasting's `prescalers` are shared).
+ */
 export class Prescaler extends TftLayer {
   static readonly className = "TftPrescaler";
   readonly config: PrescalerConfig;
-  private kernel!: LayerVariable;
-  private bias!: LayerVariable;
+  private kernels: LayerVariable[] = [];
+  private biases: LayerVariable[] = [];
 
   constructor(config: PrescalerConfig) {
     super(config);
@@ -100,25 +104,27 @@ export class Prescaler extends TftLayer {
 
   override build(): void {
     const { count, size } = this.config;
-    this.kernel = this.weight("kernel", [count, size], linearDefault(1));
-    this.bias = this.weight("bias", [count, size], linearDefault(1));
+    for (let v = 0; v < count; v++) {
+      this.kernels.push(this.weight(`${v}/kernel`, [size], linearDefault(1)));
+      this.biases.push(this.weight(`${v}/bias`, [size], linearDefault(1)));
+    }
     this.built = true;
   }
 
-  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
-    return [...inputShape, this.config.size];
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape[] {
+    const shapes = (Array.isArray(inputShape[0]) ? inputShape : [inputShape]) as tf.Shape[];
+    return shapes.map((shape) => [...shape, this.config.size]);
   }
 
-  /** Given fewer than `count` variables, the first ones' prescalers apply (the decoder's known reals). */
-  override call(inputs: Tensor | Tensor[], _kwargs?: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = first(inputs);
-      const n = x.shape[x.rank - 1] as number;
-      const { count, size } = this.config;
-      const kernel = n === count ? this.kernel.read() : tf.slice(this.kernel.read(), [0, 0], [n, size]);
-      const bias = n === count ? this.bias.read() : tf.slice(this.bias.read(), [0, 0], [n, size]);
-      return tf.add(tf.mul(tf.expandDims(x, -1), kernel), bias);
-    });
+  override call(inputs: Tensor | Tensor[], _kwargs?: Kwargs): Tensor[] {
+    return tf.tidy(() =>
+      (Array.isArray(inputs) ? inputs : [inputs]).map((x, v) =>
+        tf.add(
+          tf.mul(tf.expandDims(x, -1), (this.kernels[v] as LayerVariable).read()),
+          (this.biases[v] as LayerVariable).read(),
+        ),
+      ),
+    );
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -4,14 +4,15 @@
  * left-padded encoder ends in the state its real steps give — what pytorch-forecasting gets from
  * packed sequences.
  *
- * The input projection of all steps is one matmul. The recurrence is one custom op whose forward
- * and backward (backpropagation through time) run as plain loops over Float32Arrays: as tensor ops
- * it is ~40 tiny kernels per step, and with WebAssembly every kernel's fixed cost (and every slice,
- * which copies its whole input) outweighs the arithmetic of a 16-wide cell many times over.
+ * The input projection of all steps is one matmul. The recurrence is one custom op with its
+ * backpropagation through time written out as loops over Float32Arrays (the recurrent kernel's
+ * gradient, a sum over all steps, is one backend matmul at the end). As tensor ops the cell is ~40 tiny kernels
+ * per step, and on WebAssembly each kernel's fixed cost (and each slice, which copies its whole
+ * input) outweighs the arithmetic of a 16-wide cell many times over.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Kwargs, LayerVariable, Tensor } from "./base.js";
-import { TftLayer, type TftLayerConfig } from "./base.js";
+import { linear, TftLayer, type TftLayerConfig } from "./base.js";
 
 export interface LstmConfig extends TftLayerConfig {
   inputSize: number;
@@ -58,14 +59,7 @@ export class Lstm extends TftLayer {
       const [x, h0, c0, mask] = inputs as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
       const [batch, steps] = x.shape;
       const units = this.config.units;
-      const projected = tf.reshape(
-        tf.fused.matMul({
-          a: tf.reshape(x, [batch * steps, this.config.inputSize]) as tf.Tensor2D,
-          b: this.kernel.read() as tf.Tensor2D,
-          bias: this.bias.read(),
-        }),
-        [batch, steps, 4 * units],
-      );
+      const projected = linear(x, this.kernel, this.bias);
       const states = recurrence(projected, h0, c0, this.recurrentKernel.read(), mask?.dataSync() as Float32Array);
       const outputs = tf.reshape(tf.slice(states, [0, 0, 0, 0], [1, batch, steps, units]), [batch, steps, units]);
       const last = (which: number) =>
@@ -86,14 +80,14 @@ export class Lstm extends TftLayer {
  */
 function recurrence(projected: Tensor, h0: Tensor, c0: Tensor, recurrent: Tensor, mask?: Float32Array): Tensor {
   const op = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
-    const [xp, hInit, cInit, r] = args as [Tensor, Tensor, Tensor, Tensor];
+    const [xp, hInit, cInit, r] = args as [Tensor, Tensor, Tensor, tf.Tensor2D];
     const [batch, steps, width] = xp.shape as [number, number, number];
     const units = width / 4;
     const forward = runForward(
       xp.dataSync() as Float32Array,
       hInit.dataSync() as Float32Array,
       cInit.dataSync() as Float32Array,
-      r.dataSync() as Float32Array,
+      r,
       mask,
       batch,
       steps,
@@ -102,12 +96,12 @@ function recurrence(projected: Tensor, h0: Tensor, c0: Tensor, recurrent: Tensor
     return {
       value: tf.tensor4d(forward.states, [2, batch, steps, units]),
       gradFunc: (dy: Tensor | Tensor[]) => {
-        const grads = runBackward(forward, (dy as Tensor).dataSync() as Float32Array, mask);
+        const grads = runBackward(forward, (dy as Tensor).dataSync() as Float32Array, r, mask);
         return [
-          tf.tensor3d(grads.projected, [batch, steps, width]),
+          grads.projected,
           tf.tensor2d(grads.h0, [batch, units]),
           tf.tensor2d(grads.c0, [batch, units]),
-          tf.tensor2d(grads.recurrent, [units, width]),
+          grads.recurrent,
         ];
       },
     };
@@ -119,7 +113,6 @@ interface ForwardState {
   batch: number;
   steps: number;
   units: number;
-  recurrent: Float32Array;
   h0: Float32Array;
   c0: Float32Array;
   /** Activated gates per (t, b): i, f, g, o, each `units` wide. */
@@ -130,13 +123,11 @@ interface ForwardState {
   states: Float32Array;
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 function runForward(
   projected: Float32Array,
   h0: Float32Array,
   c0: Float32Array,
-  recurrent: Float32Array,
+  recurrent: tf.Tensor2D,
   mask: Float32Array | undefined,
   batch: number,
   steps: number,
@@ -149,26 +140,28 @@ function runForward(
   const cellOffset = batch * steps * units;
   const h = Float32Array.from(h0);
   const c = Float32Array.from(c0);
+  // Transposed, so each gate pre-activation is one contiguous dot product.
+  const rT = transposed(recurrent.dataSync() as Float32Array, units, width);
   const z = new Float64Array(width);
   for (let t = 0; t < steps; t++) {
     for (let b = 0; b < batch; b++) {
       const hb = b * units;
-      if (mask?.[b * steps + t] !== 0) {
+      if (mask === undefined || mask[b * steps + t] !== 0) {
         const xBase = (b * steps + t) * width;
-        for (let j = 0; j < width; j++) z[j] = projected[xBase + j] as number;
-        for (let k = 0; k < units; k++) {
-          const hk = h[hb + k] as number;
-          if (hk === 0) continue;
-          const rBase = k * width;
-          for (let j = 0; j < width; j++) z[j] = (z[j] as number) + hk * (recurrent[rBase + j] as number);
+        for (let j = 0; j < width; j++) {
+          let acc = projected[xBase + j] as number;
+          const rBase = j * units;
+          for (let k = 0; k < units; k++) acc += (h[hb + k] as number) * (rT[rBase + k] as number);
+          z[j] = acc;
         }
+        const zBase = 0 as number;
         const gBase = (t * batch + b) * width;
         const tBase = (t * batch + b) * units;
         for (let k = 0; k < units; k++) {
-          const i = sigmoid(z[k] as number);
-          const f = sigmoid(z[units + k] as number);
-          const g = Math.tanh(z[2 * units + k] as number);
-          const o = sigmoid(z[3 * units + k] as number);
+          const i = 1 / (1 + Math.exp(-(z[zBase + k] as number)));
+          const f = 1 / (1 + Math.exp(-(z[zBase + units + k] as number)));
+          const g = Math.tanh(z[zBase + 2 * units + k] as number);
+          const o = 1 / (1 + Math.exp(-(z[zBase + 3 * units + k] as number)));
           gates[gBase + k] = i;
           gates[gBase + units + k] = f;
           gates[gBase + 2 * units + k] = g;
@@ -181,31 +174,31 @@ function runForward(
         }
       }
       const out = (b * steps + t) * units;
-      states.set(h.subarray(hb, hb + units), out);
-      states.set(c.subarray(hb, hb + units), cellOffset + out);
+      for (let k = 0; k < units; k++) {
+        states[out + k] = h[hb + k] as number;
+        states[cellOffset + out + k] = c[hb + k] as number;
+      }
     }
   }
-  return { batch, steps, units, recurrent, h0, c0, gates, tanhCell, states };
+  return { batch, steps, units, h0, c0, gates, tanhCell, states };
 }
 
 function runBackward(
   state: ForwardState,
   dy: Float32Array,
+  recurrent: tf.Tensor2D,
   mask: Float32Array | undefined,
-): { projected: Float32Array; h0: Float32Array; c0: Float32Array; recurrent: Float32Array } {
-  const { batch, steps, units, recurrent, gates, tanhCell, states } = state;
+): { projected: Tensor; h0: Float32Array; c0: Float32Array; recurrent: Tensor } {
+  const { batch, steps, units, gates, tanhCell, states, h0, c0 } = state;
   const width = 4 * units;
   const cellOffset = batch * steps * units;
   const dProjected = new Float32Array(batch * steps * width);
-  const dRecurrent = new Float64Array(units * width);
-  const dh = new Float64Array(batch * units);
-  const dc = new Float64Array(batch * units);
-  const dz = new Float64Array(width);
-  // The state a step started from: the previous step's, or the initial one.
-  const previous = (which: 0 | 1, b: number, t: number, k: number) =>
-    t === 0
-      ? ((which === 0 ? state.h0 : state.c0)[b * units + k] as number)
-      : (states[which * cellOffset + (b * steps + t - 1) * units + k] as number);
+  // The hidden state each step started from, to form the recurrent kernel's gradient at the end.
+  const hPrevious = new Float32Array(batch * steps * units);
+  const dh = new Float32Array(batch * units);
+  const dc = new Float32Array(batch * units);
+  const dzStep = new Float32Array(batch * width);
+  const r = recurrent.dataSync() as Float32Array;
   for (let t = steps - 1; t >= 0; t--) {
     for (let b = 0; b < batch; b++) {
       const hb = b * units;
@@ -214,10 +207,20 @@ function runBackward(
         dh[hb + k] = (dh[hb + k] as number) + (dy[out + k] as number);
         dc[hb + k] = (dc[hb + k] as number) + (dy[cellOffset + out + k] as number);
       }
+      const zBase = b * width;
       // A masked step passed its state through: its gradient flows on unchanged.
-      if (mask && mask[b * steps + t] === 0) continue;
+      if (mask !== undefined && mask[b * steps + t] === 0) {
+        dzStep.fill(0, zBase, zBase + width);
+        continue;
+      }
+      // The state this step started from: the previous step's, or the initial one.
+      const previous = t === 0 ? hb : out - units;
+      const hSource = t === 0 ? h0 : states;
+      const cStart = t === 0 ? previous : cellOffset + previous;
+      const cSource = t === 0 ? c0 : states;
       const gBase = (t * batch + b) * width;
       const tBase = (t * batch + b) * units;
+      const xBase = (b * steps + t) * width;
       for (let k = 0; k < units; k++) {
         const i = gates[gBase + k] as number;
         const f = gates[gBase + units + k] as number;
@@ -226,33 +229,49 @@ function runBackward(
         const tc = tanhCell[tBase + k] as number;
         const dhk = dh[hb + k] as number;
         const dck = (dc[hb + k] as number) + dhk * o * (1 - tc * tc);
-        dz[k] = dck * g * i * (1 - i);
-        dz[units + k] = dck * previous(1, b, t, k) * f * (1 - f);
-        dz[2 * units + k] = dck * i * (1 - g * g);
-        dz[3 * units + k] = dhk * tc * o * (1 - o);
+        const di = dck * g * i * (1 - i);
+        const df = dck * (cSource[cStart + k] as number) * f * (1 - f);
+        const dg = dck * i * (1 - g * g);
+        const dO = dhk * tc * o * (1 - o);
+        dzStep[zBase + k] = di;
+        dzStep[zBase + units + k] = df;
+        dzStep[zBase + 2 * units + k] = dg;
+        dzStep[zBase + 3 * units + k] = dO;
+        dProjected[xBase + k] = di;
+        dProjected[xBase + units + k] = df;
+        dProjected[xBase + 2 * units + k] = dg;
+        dProjected[xBase + 3 * units + k] = dO;
         dc[hb + k] = dck * f;
+        hPrevious[out + k] = hSource[previous + k] as number;
       }
-      const xBase = (b * steps + t) * width;
-      for (let j = 0; j < width; j++) dProjected[xBase + j] = dz[j] as number;
+    }
+    for (let b = 0; b < batch; b++) {
+      if (mask !== undefined && mask[b * steps + t] === 0) continue;
+      const zBase = b * width;
       for (let k = 0; k < units; k++) {
-        const hPrev = previous(0, b, t, k);
         const rBase = k * width;
         let sum = 0;
-        for (let j = 0; j < width; j++) {
-          const d = dz[j] as number;
-          dRecurrent[rBase + j] = (dRecurrent[rBase + j] as number) + hPrev * d;
-          sum += d * (recurrent[rBase + j] as number);
-        }
-        dh[hb + k] = sum;
+        for (let j = 0; j < width; j++) sum += (dzStep[zBase + j] as number) * (r[rBase + j] as number);
+        dh[b * units + k] = sum;
       }
     }
   }
-  return {
-    projected: dProjected,
-    h0: Float32Array.from(dh),
-    c0: Float32Array.from(dc),
-    recurrent: Float32Array.from(dRecurrent),
-  };
+  const dProjectedTensor = tf.tensor3d(dProjected, [batch, steps, width]);
+  const dRecurrent = tf.tidy(() =>
+    tf.matMul(
+      tf.tensor2d(hPrevious, [batch * steps, units]),
+      tf.reshape(dProjectedTensor, [batch * steps, width]) as tf.Tensor2D,
+      true,
+      false,
+    ),
+  );
+  return { projected: dProjectedTensor, h0: dh, c0: dc, recurrent: dRecurrent };
 }
 
 tf.serialization.registerClass(Lstm);
+
+function transposed(m: Float32Array, rows: number, columns: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < columns; j++) out[j * rows + i] = m[i * columns + j] as number;
+  return out;
+}

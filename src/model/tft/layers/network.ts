@@ -46,18 +46,18 @@ export interface TftNetworkConfig extends TftLayerConfig {
  * on WebAssembly, every time.
  */
 export interface TftInputs {
-  /** `[B, E, known reals + unknown reals]`. */
-  encoderReals: Tensor;
-  /** `[B, P, known reals]`. */
-  decoderReals: Tensor;
+  /** One `[B, E]` per encoder real (known reals, then unknown reals). */
+  encoderReals: Tensor[];
+  /** One `[B, P]` per known real. */
+  decoderReals: Tensor[];
+  /** One `[B]` per static real. */
+  staticReals: Tensor[];
   /** `[B, E]`: 1 for a real encoder step, 0 for left padding. */
   encoderMask: Tensor;
   /** `[B, 2]`: the target normaliser's centre and scale per window. */
   targetScale: Tensor;
   /** `[B, static categoricals]` int32 codes. */
   staticCategoricals?: Tensor;
-  /** `[B, static reals]`. */
-  staticReals?: Tensor;
   /** `[B, E, known categoricals]` and `[B, P, known categoricals]` int32 codes. */
   encoderCategoricals?: Tensor;
   decoderCategoricals?: Tensor;
@@ -226,26 +226,22 @@ export class TemporalFusionTransformer extends TftLayer {
   /** Creates every weight without running the network. */
   override build(): void {
     const { hiddenSize: h, hiddenContinuousSize: hc, encoderLength: e, predictionLength: p } = this.config;
-    const t = e + p;
     const b = null;
-    const staticShapes: tf.Shape[] = [];
-    if (this.staticPrescaler) staticShapes.push([b, this.config.staticReals.length, hc]);
     const staticSizes = this.staticEmbedding?.config.embeddingSizes ?? [];
     const knownSizes = this.knownEmbedding?.config.embeddingSizes ?? [];
-    for (const size of staticSizes) staticShapes.push([b, size]);
+    const timeRealCount = this.config.knownReals.length + this.config.unknownReals.length;
     if (this.staticEmbedding) this.buildChild(this.staticEmbedding, [b, staticSizes.length]);
     if (this.knownEmbedding) this.buildChild(this.knownEmbedding, [b, e, knownSizes.length]);
-    if (this.staticPrescaler) this.buildChild(this.staticPrescaler, [b, this.config.staticReals.length]);
-    const timeRealCount = this.config.knownReals.length + this.config.unknownReals.length;
-    this.buildChild(this.timePrescaler, [b, e, timeRealCount]);
-    this.buildChild(this.staticSelection, staticShapes);
-    const timeShapes = (steps: number, reals: number): tf.Shape[] => [
-      [b, steps, reals, hc],
-      ...knownSizes.map((size) => [b, steps, size]),
-      [b, h],
+    if (this.staticPrescaler) this.buildChild(this.staticPrescaler, [b]);
+    this.buildChild(this.timePrescaler, [b, e]);
+    const shapes = (lead: tf.Shape, sizes: number[], reals: number, context: boolean): tf.Shape[] => [
+      ...sizes.map((size) => [...lead, size]),
+      ...Array.from({ length: reals }, () => [...lead, hc]),
+      ...(context ? [[b, h]] : []),
     ];
-    this.buildChild(this.encoderSelection, timeShapes(e, timeRealCount));
-    this.buildChild(this.decoderSelection, timeShapes(p, this.config.knownReals.length));
+    this.buildChild(this.staticSelection, shapes([b], staticSizes, this.config.staticReals.length, false));
+    this.buildChild(this.encoderSelection, shapes([b, e], knownSizes, timeRealCount, true));
+    this.buildChild(this.decoderSelection, shapes([b, p], knownSizes, this.config.knownReals.length, true));
     for (const grn of [
       this.staticContextSelection,
       this.staticContextHidden,
@@ -268,7 +264,7 @@ export class TemporalFusionTransformer extends TftLayer {
     ]);
     this.buildChild(this.attention, [
       [b, p, h],
-      [b, t, h],
+      [b, e + p, h],
     ]);
     this.buildChild(this.postAttentionGateNorm, [
       [b, p, h],
@@ -284,10 +280,20 @@ export class TemporalFusionTransformer extends TftLayer {
 
   /** The tensors of `inputs` in the order `call` takes them. */
   inputList(inputs: TftInputs): Tensor[] {
-    const list = [inputs.encoderReals, inputs.decoderReals, inputs.encoderMask, inputs.targetScale];
+    const c = this.config;
+    const expect = (what: string, tensors: Tensor[], count: number) => {
+      if (tensors.length !== count) throw new Error(`the network takes ${count} ${what}, got ${tensors.length}`);
+      return tensors;
+    };
+    const list = [
+      inputs.encoderMask,
+      inputs.targetScale,
+      ...expect("encoder reals", inputs.encoderReals, c.knownReals.length + c.unknownReals.length),
+      ...expect("decoder reals", inputs.decoderReals, c.knownReals.length),
+      ...expect("static reals", inputs.staticReals, c.staticReals.length),
+    ];
     const optional = [
       [this.staticEmbedding, [inputs.staticCategoricals], "staticCategoricals"],
-      [this.staticPrescaler, [inputs.staticReals], "staticReals"],
       [this.knownEmbedding, [inputs.encoderCategoricals, inputs.decoderCategoricals], "known categoricals"],
     ] as const;
     for (const [present, tensors, what] of optional) {
@@ -316,7 +322,7 @@ export class TemporalFusionTransformer extends TftLayer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape[] {
-    const b = ((inputShape as tf.Shape[])[0] as tf.Shape)[0] ?? null;
+    const b = ((inputShape as tf.Shape[])[1] as tf.Shape)[0] ?? null;
     const { encoderLength: e, predictionLength: p, outputSize, attentionHeads } = this.config;
     const c = this.config;
     return [
@@ -331,23 +337,22 @@ export class TemporalFusionTransformer extends TftLayer {
   override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor[] {
     return tf.tidy(() => {
       const list = [...(inputs as Tensor[])];
-      const [encoderReals, decoderReals, encoderMask, targetScale] = list.splice(0, 4) as [
-        Tensor,
-        Tensor,
-        tf.Tensor2D,
-        Tensor,
-      ];
+      const c = this.config;
+      const [encoderMask, targetScale] = list.splice(0, 2) as [tf.Tensor2D, Tensor];
+      const encoderReals = list.splice(0, c.knownReals.length + c.unknownReals.length);
+      const decoderReals = list.splice(0, c.knownReals.length);
+      const staticRealValues = list.splice(0, c.staticReals.length);
       const staticCodes = this.staticEmbedding ? list.shift() : undefined;
-      const staticRealValues = this.staticPrescaler ? list.shift() : undefined;
       const [encoderCodes, decoderCodes] = this.knownEmbedding ? list.splice(0, 2) : [];
-      const batch = encoderReals.shape[0] as number;
+      const batch = targetScale.shape[0] as number;
       const apply = (layer: TftLayer, x: Tensor | Tensor[]) => layer.apply(x, kwargs) as Tensor;
       const applyMany = (layer: TftLayer, x: Tensor | Tensor[]) => outputs(layer.apply(x, kwargs) as Tensor | Tensor[]);
 
-      // Static variables → one static embedding and its four contexts.
+      // Static variables → one static embedding and its four contexts (categoricals first, as in
+      // pytorch-forecasting's variable order).
       const staticInputs: Tensor[] = [];
-      if (this.staticPrescaler && staticRealValues) staticInputs.push(apply(this.staticPrescaler, staticRealValues));
       if (this.staticEmbedding && staticCodes) staticInputs.push(...applyMany(this.staticEmbedding, staticCodes));
+      if (this.staticPrescaler) staticInputs.push(...applyMany(this.staticPrescaler, staticRealValues));
       const [staticEmbedding, staticWeights] = applyMany(this.staticSelection, staticInputs) as [Tensor, Tensor];
       const selectionContext = apply(this.staticContextSelection, staticEmbedding);
 
@@ -356,13 +361,13 @@ export class TemporalFusionTransformer extends TftLayer {
       const encoderCats = this.knownEmbedding && encoderCodes ? applyMany(this.knownEmbedding, encoderCodes) : [];
       const decoderCats = this.knownEmbedding && decoderCodes ? applyMany(this.knownEmbedding, decoderCodes) : [];
       const [encoderEmbedding, encoderWeights] = applyMany(this.encoderSelection, [
-        apply(this.timePrescaler, encoderReals),
         ...encoderCats,
+        ...applyMany(this.timePrescaler, encoderReals),
         selectionContext,
       ]) as [Tensor, Tensor];
       const [decoderEmbedding, decoderWeights] = applyMany(this.decoderSelection, [
-        apply(this.timePrescaler, decoderReals),
         ...decoderCats,
+        ...applyMany(this.timePrescaler, decoderReals),
         selectionContext,
       ]) as [Tensor, Tensor];
 

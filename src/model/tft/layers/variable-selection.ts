@@ -3,12 +3,16 @@
  * (embeddings by a ResampleNorm, prescaled reals by their own GRN), a GRN over all variables
  * flattened (with the static context) gives softmax weights, and the output is the weighted sum.
  * The weights are returned too: they are the variable importances.
+ *
+ * Every variable keeps its own tensors (no `[..., V, F]` stack): on WebAssembly a matmul is fast
+ * only unbatched, and slicing or concatenating a stacked tensor copies it whole, so V small networks
+ * on the fast path beat one batched network (measured: see docs/model.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Kwargs, Tensor } from "./base.js";
-import { TftLayer, type TftLayerConfig } from "./base.js";
+import { dense, TftLayer, type TftLayerConfig } from "./base.js";
 import { ResampleNorm } from "./gating.js";
-import { GatedResidualNetwork, StackedGatedResidualNetwork } from "./grn.js";
+import { GatedResidualNetwork } from "./grn.js";
 
 export interface VariableSelectionConfig extends TftLayerConfig {
   hiddenSize: number;
@@ -23,15 +27,15 @@ export interface VariableSelectionConfig extends TftLayerConfig {
 }
 
 /**
- * Inputs, in order: the reals `[..., R, realSize]` (when R > 0), each categorical's embedding
- * `[..., size]`, then the context (when configured). Outputs `[..., hiddenSize]` and the weights
- * `[..., variables]` (ones when there is a single variable, as in pytorch-forecasting).
+ * Inputs, in order: each categorical's embedding `[..., size]`, each real's prescaled vector
+ * `[..., realSize]`, then the context `[B, contextSize]` (when configured). Outputs
+ * `[..., hiddenSize]` and the weights `[..., variables]` (ones for a single variable, as in
+ * pytorch-forecasting).
  */
 export class VariableSelectionNetwork extends TftLayer {
   static readonly className = "TftVariableSelectionNetwork";
   readonly config: VariableSelectionConfig;
-  private readonly categoricalNorms: ResampleNorm[];
-  private readonly realGrns: StackedGatedResidualNetwork | undefined;
+  private readonly singleVariable: TftLayer[];
   private readonly flattenedGrn: GatedResidualNetwork | undefined;
 
   constructor(config: VariableSelectionConfig) {
@@ -40,45 +44,46 @@ export class VariableSelectionNetwork extends TftLayer {
     const { hiddenSize, dropout, contextSize, categoricalSizes, realCount, realSize } = config;
     const count = categoricalSizes.length + realCount;
     if (count === 0) throw new Error("a variable selection network needs at least one variable");
+    const inputSizes = [...categoricalSizes, ...Array.from({ length: realCount }, () => realSize)];
     if (count > 1) {
-      const total = categoricalSizes.reduce((a, b) => a + b, 0) + realCount * realSize;
+      // Its input is the concatenation of every variable's vector, given as parts.
       this.flattenedGrn = this.child(
         new GatedResidualNetwork({
           name: "flattened_grn",
           seed: this.childSeed("flattened_grn"),
-          inputSize: total,
+          inputSize: inputSizes.reduce((a, b) => a + b, 0),
           hiddenSize: Math.min(hiddenSize, count),
           outputSize: count,
           dropout,
           contextSize,
           residual: false,
+          inputSizes,
         }),
       );
     }
-    this.categoricalNorms = categoricalSizes.map((size, i) =>
-      this.child(
-        new ResampleNorm({
-          name: `categorical_${i}`,
-          seed: this.childSeed(`categorical_${i}`),
-          inputSize: size,
-          outputSize: hiddenSize,
-          trainableAdd: true,
-        }),
-      ),
-    );
-    if (realCount > 0) {
-      this.realGrns = this.child(
-        new StackedGatedResidualNetwork({
-          name: "real_grns",
-          seed: this.childSeed("real_grns"),
-          count: realCount,
-          inputSize: realSize,
-          hiddenSize: Math.min(realSize, hiddenSize),
-          outputSize: hiddenSize,
-          dropout,
-        }),
+    this.singleVariable = inputSizes.map((size, i) => {
+      const name = `single_variable_${i}`;
+      return this.child(
+        i < categoricalSizes.length
+          ? new ResampleNorm({
+              name,
+              seed: this.childSeed(name),
+              inputSize: size,
+              outputSize: hiddenSize,
+              trainableAdd: true,
+            })
+          : new GatedResidualNetwork({
+              name,
+              seed: this.childSeed(name),
+              inputSize: size,
+              hiddenSize: Math.min(size, hiddenSize),
+              outputSize: hiddenSize,
+              dropout,
+              contextSize: null,
+              residual: false,
+            }),
       );
-    }
+    });
   }
 
   private get variableCount(): number {
@@ -86,16 +91,15 @@ export class VariableSelectionNetwork extends TftLayer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const { categoricalSizes, realCount, realSize, contextSize } = this.config;
+    const { contextSize } = this.config;
     const shapes = inputShape as tf.Shape[];
-    const lead = leadShape(shapes[0] as tf.Shape, realCount > 0);
-    const n = lead.reduce((a: number, b) => a * (b ?? 1), 1);
-    categoricalSizes.forEach((size, i) => {
-      this.buildChild(this.categoricalNorms[i] as ResampleNorm, [...lead, size]);
+    const variables = shapes.slice(0, this.variableCount);
+    const lead = (variables[0] as tf.Shape).slice(0, -1);
+    variables.forEach((shape, i) => {
+      this.buildChild(this.singleVariable[i] as TftLayer, shape);
     });
-    if (this.realGrns) this.buildChild(this.realGrns, [realCount, n, realSize]);
     if (this.flattenedGrn) {
-      const total = categoricalSizes.reduce((a, b) => a + b, 0) + realCount * realSize;
+      const total = variables.reduce((n, shape) => n + (shape[shape.length - 1] as number), 0);
       const x = [...lead, total];
       this.buildChild(this.flattenedGrn, contextSize === null ? x : [x, [lead[0] ?? null, contextSize]]);
     }
@@ -103,7 +107,7 @@ export class VariableSelectionNetwork extends TftLayer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape[] {
-    const lead = leadShape((inputShape as tf.Shape[])[0] as tf.Shape, this.config.realCount > 0);
+    const lead = ((inputShape as tf.Shape[])[0] as tf.Shape).slice(0, -1);
     return [
       [...lead, this.config.hiddenSize],
       [...lead, this.variableCount],
@@ -112,47 +116,34 @@ export class VariableSelectionNetwork extends TftLayer {
 
   override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor[] {
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? [...inputs] : [inputs];
-      const { categoricalSizes, realCount, realSize, hiddenSize, contextSize } = this.config;
-      const reals = realCount > 0 ? (list.shift() as Tensor) : undefined;
-      const categoricals = list.splice(0, categoricalSizes.length);
-      const context = contextSize === null ? undefined : list.shift();
-      const lead = reals ? reals.shape.slice(0, -2) : (categoricals[0] as Tensor).shape.slice(0, -1);
+      const list = Array.isArray(inputs) ? inputs : [inputs];
+      const count = this.variableCount;
+      const variables = list.slice(0, count);
+      const context = this.config.contextSize === null ? undefined : list[count];
+      const lead = (variables[0] as Tensor).shape.slice(0, -1);
+      const h = this.config.hiddenSize;
       const n = lead.reduce((a, b) => a * b, 1);
-
-      // Each variable on its own: [variables, N, hidden].
-      const perVariable: Tensor[] = categoricals.map((e, i) =>
-        tf.reshape((this.categoricalNorms[i] as ResampleNorm).apply(e, kwargs) as Tensor, [1, n, hiddenSize]),
+      const outputs = variables.map(
+        (x, i) => tf.reshape((this.singleVariable[i] as TftLayer).apply(x, kwargs) as Tensor, [n, h]) as Tensor,
       );
-      if (reals && this.realGrns) {
-        const stacked = tf.transpose(tf.reshape(reals, [n, realCount, realSize]), [1, 0, 2]);
-        perVariable.push(this.realGrns.apply(stacked, kwargs) as Tensor);
-      }
-      const outputs = perVariable.length === 1 ? (perVariable[0] as Tensor) : tf.concat(perVariable, 0);
+      if (!this.flattenedGrn) return [tf.reshape(outputs[0] as Tensor, [...lead, h]), tf.ones([...lead, 1])];
 
-      if (!this.flattenedGrn) {
-        return [tf.reshape(outputs, [...lead, hiddenSize]), tf.ones([...lead, 1])];
-      }
-      const flat = tf.concat(
-        [...categoricals, ...(reals ? [tf.reshape(reals, [...lead, realCount * realSize])] : [])],
-        -1,
-      );
-      const logits = this.flattenedGrn.apply(context ? [flat, context] : flat, kwargs) as Tensor;
-      const weights = tf.softmax(logits);
-      const perVariableWeight = tf.expandDims(tf.transpose(tf.reshape(weights, [n, this.variableCount])), -1);
-      const combined = tf.sum(tf.mul(outputs, perVariableWeight), 0);
-      return [tf.reshape(combined, [...lead, hiddenSize]), weights];
+      const logits = this.flattenedGrn.apply(context ? [...variables, context] : variables, kwargs) as Tensor;
+      const weights = tf.reshape(tf.softmax(logits), [n, count]);
+      // Each variable's weight column by a product with a constant one-hot column: slicing would
+      // copy the whole weight tensor for every variable.
+      const terms = outputs.map((out, i) => {
+        const pick = new Float32Array(count);
+        pick[i] = 1;
+        return tf.mul(out, dense(weights, tf.tensor2d(pick, [count, 1])));
+      });
+      return [tf.reshape(tf.addN(terms), [...lead, h]), tf.reshape(weights, [...lead, count])];
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...this.config };
   }
-}
-
-/** The batch (and time) dimensions of the first input. */
-function leadShape(shape: tf.Shape, isReals: boolean): tf.Shape {
-  return shape.slice(0, isReals ? -2 : -1);
 }
 
 tf.serialization.registerClass(VariableSelectionNetwork);
