@@ -194,8 +194,9 @@ export class ResampleNorm extends TftLayer {
     this.built = true;
   }
 
-  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
-    return [...inputShape.slice(0, -1), this.config.outputSize];
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const first = (this.config.inputSizes ? inputShape[0] : inputShape) as tf.Shape;
+    return [...first.slice(0, -1), this.config.outputSize];
   }
 
   override call(inputs: Tensor | Tensor[]): Tensor {
