@@ -199,7 +199,7 @@ async function train(context: TaskContext, modelType: ModelType): Promise<void> 
           {
             version: version.version,
             bestEpoch: result.bestEpoch,
-            ql50: evaluation.decision,
+            holdoutQl50: evaluation.decision,
           },
           `registered ${name} version ${version.version}`,
         );
