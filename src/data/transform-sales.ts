@@ -1,0 +1,77 @@
+/**
+ * The `transform_sales` task: validated raw sales → `sales.parquet`, one row per (sku, period) from each
+ * SKU's first to its last sale, with explicit zeros in between.
+ *
+ * In order: returns (negative quantities) are dropped under `returns: "drop"`; rows repeating a
+ * (date, sku, location) key are added up (`sum`) or the last one in the file is kept (`last`; a
+ * return and a sale on the same day are not duplicates of each other); locations are added up; days
+ * become periods (ISO weeks for weekly, dated by their Monday; partial weeks at the ends of daily data
+ * are left out); a period's net quantity (and revenue) below zero is counted as zero.
+ */
+import { type DataContext, scratchFile, uploadFile, withEngine } from "./context.js";
+import { sqlString } from "./engine.js";
+import { runKeys } from "./layout.js";
+import { rawRelation, stageRaw, typed } from "./raw-inputs.js";
+import type { ValidationReport } from "./validate.js";
+import { openValidatedSource, readValidation } from "./validated.js";
+
+export interface SalesTransformResult {
+  rows: number;
+}
+
+/** SQL for a date's period start. */
+export function periodOf(dateSql: string, report: ValidationReport): string {
+  return report.settings.frequency === "weekly" ? `date_trunc('week', ${dateSql})::DATE` : dateSql;
+}
+
+export async function transformSales(context: DataContext): Promise<SalesTransformResult> {
+  const report = await readValidation(context);
+  return withEngine(context, async (engine) => {
+    const table = await openValidatedSource(context, engine, report, "sales");
+    if (!table) throw new Error("validation.json lists no sales file"); // validate refuses that: a bug
+    const { settings, periods } = report;
+    const quantity = typed("quantity", "number");
+    const date = typed("date", "date");
+    const revenue = report.sales.hasRevenue ? typed("revenue", "number") : "NULL::DOUBLE";
+    const location = report.sales.hasLocation ? typed("location", "text") : "NULL::VARCHAR";
+
+    let from = rawRelation(table);
+    let dedupe = "";
+    if (settings.duplicates === "last") {
+      // The file's order decides which row is last, so the rows are staged in that order first.
+      await stageRaw(engine, table, "sales_raw");
+      from = "sales_raw";
+      dedupe = `QUALIFY row_number() OVER (PARTITION BY ${typed("sku", "text")}, ${date}, ${location}, ${quantity} < 0 ORDER BY rowid DESC) = 1`;
+    }
+    const keep = [`${date} BETWEEN DATE ${sqlString(periods.start)} AND DATE ${sqlString(periods.historyEndDay)}`];
+    if (settings.returns === "drop") keep.push(`${quantity} >= 0`);
+
+    const step = settings.frequency === "weekly" ? "INTERVAL 7 DAY" : "INTERVAL 1 DAY";
+    const file = await scratchFile(context, "sales.parquet");
+    // One statement, so the per-period sums are kept in DuckDB's plain intermediate form, not a table.
+    await engine.run(
+      `COPY (
+         WITH periods AS MATERIALIZED (
+           SELECT sku, date, greatest(sum(quantity), 0) AS quantity, greatest(sum(revenue), 0) AS revenue
+           FROM (
+             SELECT ${typed("sku", "text")} AS sku, ${periodOf(date, report)} AS date, ${quantity} AS quantity, ${revenue} AS revenue
+             FROM ${from} WHERE ${keep.join(" AND ")} ${dedupe}
+           ) GROUP BY sku, date
+         ), spans AS (
+           SELECT sku, min(date) AS first, max(date) AS last FROM periods WHERE quantity > 0 GROUP BY sku
+         ), grid AS (
+           SELECT sku, unnest(generate_series(first, last, ${step}))::DATE AS date FROM spans
+         )
+         SELECT g.sku, g.date, coalesce(p.quantity, 0) AS quantity,
+                ${report.sales.hasRevenue ? "coalesce(p.revenue, 0)" : "NULL::DOUBLE"} AS revenue
+         FROM grid g LEFT JOIN periods p ON p.sku = g.sku AND p.date = g.date
+       ) TO ${sqlString(file)} (FORMAT parquet)`,
+    );
+    const [stats = { rows: 0 }] = await engine.rows<SalesTransformResult>(
+      `SELECT sum(num_rows)::INTEGER AS rows FROM parquet_file_metadata(${sqlString(file)})`,
+    );
+    await uploadFile(context, runKeys(context.client, context.runId).sales, file);
+    context.logger.info({ ...stats }, "sales transformed");
+    return stats;
+  });
+}
