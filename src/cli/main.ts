@@ -9,6 +9,7 @@ import { describeFailure, exitCodes } from "../core/errors.js";
 import { createRedactor } from "../core/redact.js";
 import { registerAirflowCommands } from "./airflow.js";
 import { registerCodeCommands } from "./code.js";
+import { registerDataCommands } from "./data.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerForecastCommands } from "./forecasts.js";
@@ -67,6 +68,7 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
 
   registerStoreCommands(program, context);
   registerCodeCommands(program, context, env);
+  registerDataCommands(program, context);
   registerDoctorCommand(program, context);
   registerTrackingCommands(program, context);
   registerForecastCommands(program, context);
