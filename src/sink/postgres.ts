@@ -161,12 +161,13 @@ async function* binaryCopy(
       pos += modelType.length;
       pos = buf.writeInt32BE(4, pos);
       pos = buf.writeInt32BE(r.step, pos);
+      // + 0 turns -0 into 0, as text would have written it.
       pos = buf.writeInt32BE(8, pos);
-      pos = buf.writeDoubleBE(r.p10, pos);
+      pos = buf.writeDoubleBE(r.p10 + 0, pos);
       pos = buf.writeInt32BE(8, pos);
-      pos = buf.writeDoubleBE(r.p50, pos);
+      pos = buf.writeDoubleBE(r.p50 + 0, pos);
       pos = buf.writeInt32BE(8, pos);
-      pos = buf.writeDoubleBE(r.p90, pos);
+      pos = buf.writeDoubleBE(r.p90 + 0, pos);
       // jsonb's binary form: a version byte (1), then the JSON text.
       const json = buf.write(r.quantilesJson, pos + 5, "utf8");
       pos = buf.writeInt32BE(json + 1, pos);

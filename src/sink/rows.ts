@@ -176,6 +176,8 @@ function rowError(row: ForecastRow, model: { modelName: string }, index: number,
   return invalid(`Forecast row ${index + 1} (model ${model.modelName}${sku}${date}) ${problem}.`, { index });
 }
 
+const MAX_STEP = 2 ** 31 - 1;
+
 // One array for every row's values (prepareRow is synchronous): an export may hold millions of rows.
 const scratch: number[] = [];
 
@@ -185,8 +187,14 @@ function prepareRow(row: ForecastRow, model: ReturnType<typeof assertBatch>, ind
     throw rowError(row, model, index, `has the model type "${row.modelType}"; use ${modelTypes.join(" or ")}`);
   }
   if (!isDate(row.forecastDate)) throw rowError(row, model, index, `needs a forecast date written YYYY-MM-DD`);
-  if (!Number.isSafeInteger(row.step) || row.step < 1) {
-    throw rowError(row, model, index, `has the horizon step ${row.step}; steps are whole numbers from 1`);
+  // The column is a 32-bit integer in PostgreSQL.
+  if (!Number.isSafeInteger(row.step) || row.step < 1 || row.step > MAX_STEP) {
+    throw rowError(
+      row,
+      model,
+      index,
+      `has the horizon step ${row.step}; steps are whole numbers from 1 to ${MAX_STEP}`,
+    );
   }
   if (typeof row.coldStart !== "boolean") throw rowError(row, model, index, `needs coldStart true or false`);
   const levels =

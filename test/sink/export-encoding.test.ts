@@ -11,6 +11,7 @@ import { after, describe, test } from "node:test";
 import { postgresSink } from "../../src/sink/postgres.js";
 import { sqliteSink } from "../../src/sink/sqlite.js";
 import type { ForecastRow, ForecastSink } from "../../src/sink/types.js";
+import { rejectsWith } from "../helpers/assertions.js";
 import { createTestDatabase, postgresSkipReason } from "../helpers/postgres-server.js";
 import { put } from "./forecast-sink.contract.js";
 
@@ -106,6 +107,26 @@ for (const driver of drivers) {
         (await sink.read({ client: "acme" })).map((r) => r.forecastDate),
         dates,
       );
+    });
+
+    test("a horizon step beyond a 32-bit integer is refused with the row named; -0 is stored as 0", async () => {
+      const sink = await open();
+      const part = (rows: ForecastRow[]) => ({ modelName: "m", modelVersion: "1", codeSha: undefined, rows });
+      const quantiles = { "0.1": -0, "0.5": -0, "0.9": 1 };
+      await assert.rejects(
+        put(sink, "acme", "r", [
+          part([row("A", "2024-01-01", quantiles), { ...row("B", "2024-01-01", quantiles), step: 2 ** 31 }]),
+        ]),
+        rejectsWith(
+          "SINK_INVALID",
+          /^Forecast row 2 \(model m, sku B, date 2024-01-01\) has the horizon step 2147483648; steps are whole numbers from 1 to 2147483647\.$/,
+        ),
+      );
+      assert.deepEqual(await sink.read({ client: "acme" }), []);
+      await put(sink, "acme", "r", [part([{ ...row("A", "2024-01-01", quantiles), step: 2 ** 31 - 1 }])]);
+      const [stored] = await sink.read({ client: "acme" });
+      assert.equal(stored?.step, 2 ** 31 - 1);
+      assert.ok(Object.is(stored?.p10, 0) && Object.is(stored?.p50, 0), `p10 ${stored?.p10}, p50 ${stored?.p50}`);
     });
 
     test("the quantiles JSON holds the values, whatever the keys' order or the object's prototype", async () => {
