@@ -243,8 +243,12 @@ function fingerprintOf(
   hash.update(JSON.stringify({ spec, settings, validationStart: validationStart ?? null, rows: table.length }));
   for (const name of Object.keys(table.columns).sort()) {
     const values = table.columns[name];
-    if (Array.isArray(values)) hash.update(values.join("\u0000"));
-    else if (values) hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    if (Array.isArray(values)) {
+      // In chunks: one joined string of a large table's keys would be hundreds of megabytes.
+      for (let i = 0; i < values.length; i += 65536) hash.update(`${values.slice(i, i + 65536).join("\u0000")}\u0000`);
+    } else if (values) {
+      hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
   }
   return hash.digest("hex");
 }

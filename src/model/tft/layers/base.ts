@@ -5,7 +5,7 @@
  * a seeded stream (so training is reproducible, see random.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { deriveSeed, type InitSpec, initialValues, Random } from "../random.js";
+import { deriveSeed, type InitSpec, initialValues } from "../random.js";
 
 export type Tensor = tf.Tensor;
 export type LayerVariable = tf.LayerVariable;
@@ -18,19 +18,30 @@ export interface TftLayerConfig {
   seed: number;
 }
 
-/** Dropout masks for one training step, from a seeded stream. */
+/**
+ * Dropout masks for one training step, from a seeded stream (xorshift32: a mask needs millions of
+ * draws per step, so the generator is inlined in the loop).
+ */
 export class DropoutNoise {
-  private readonly random: Random;
+  private state: number;
 
   constructor(seed: number) {
-    this.random = new Random(seed);
+    this.state = seed >>> 0 || 0x9e3779b9;
   }
 
   /** `x` with each element zeroed with probability `rate` and the rest scaled by 1/(1-rate). */
   apply(x: Tensor, rate: number): Tensor {
     const keep = 1 / (1 - rate);
+    const threshold = rate * 4294967296;
     const mask = new Float32Array(x.size);
-    for (let i = 0; i < mask.length; i++) mask[i] = this.random.next() < rate ? 0 : keep;
+    let s = this.state;
+    for (let i = 0; i < mask.length; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      mask[i] = s >>> 0 < threshold ? 0 : keep;
+    }
+    this.state = s;
     return tf.mul(x, tf.tensor(mask, x.shape, "float32"));
   }
 }
