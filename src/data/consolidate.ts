@@ -148,7 +148,7 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
        )
        SELECT (row_number() OVER (ORDER BY s.sku) - 1)::INTEGER AS sku_id, s.sku, s.model_type, s.demand_class, s.status,
               coalesce(p.category, 'unknown') AS category, coalesce(p.brand, 'unknown') AS brand,
-              p.sku IS NULL AS no_product, p.category IS NULL AS no_category, p.brand IS NULL AS no_brand
+              p.sku IS NULL AS no_product
               ${textAttrs.map((a) => `, coalesce(p.${sqlIdent(a)}, 'unknown') AS ${sqlIdent(a)}`).join("")}
               ${realAttrs.map((a) => `, coalesce(p.${sqlIdent(a)}, median(p.${sqlIdent(a)}) OVER ()) AS ${sqlIdent(a)}`).join("")},
               coalesce(ps.first_price, CASE WHEN s.volume > 0 THEN s.revenue / s.volume END, 0) AS fallback_price,
@@ -232,8 +232,8 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
               count(*) FILTER (WHERE model_type = 'long_tail')::INTEGER AS long_tail,
               count(*) FILTER (WHERE status = 'active')::INTEGER AS active,
               count(*)::INTEGER AS total,
-              count(*) FILTER (WHERE no_category)::INTEGER AS category,
-              count(*) FILTER (WHERE no_brand)::INTEGER AS brand,
+              count(*) FILTER (WHERE statics.category = 'unknown')::INTEGER AS category,
+              count(*) FILTER (WHERE statics.brand = 'unknown')::INTEGER AS brand,
               count(*) FILTER (WHERE no_product)::INTEGER AS product,
               coalesce(sum(greatest(0, least(coalesce(first_price_t, end_t + 1), end_t + 1) - first_t)), 0)::INTEGER AS price
               ${kept.map((a, i) => `, count(*) FILTER (WHERE p.${sqlIdent(a.name)} IS NULL)::INTEGER AS a${i}`).join("")}

@@ -520,8 +520,12 @@ export async function validateRawData(context: DataContext): Promise<ValidationR
       const [{ n } = { n: 0 }] = await engine.rows<{ n: number }>(
         `SELECT count(DISTINCT ${sku})::INTEGER AS n FROM ${products.table} WHERE ${sku} NOT IN ${knownSkus}`,
       );
-      if (n > 0)
-        warnings.push(`${n} SKU${n === 1 ? "" : "s"} in ${products.input.file} have no sales and are ignored.`);
+      if (n > 0) {
+        const one = n === 1;
+        warnings.push(
+          `${n} SKU${one ? "" : "s"} in ${products.input.file} ${one ? "has" : "have"} no sales and ${one ? "is" : "are"} ignored.`,
+        );
+      }
     }
 
     let facts = { rows: 0, skus: 0, first: null as string | null, last: null as string | null, weekdays: 0 };
