@@ -70,7 +70,7 @@ const cases: Record<
   {
     files: () => Promise<Record<string, string | Uint8Array>>;
     settings?: unknown;
-    expect: Partial<ValidationProblem> & { message?: RegExp | string };
+    expect: Partial<Omit<ValidationProblem, "message">> & { message?: RegExp | string };
   }
 > = {
   missing_file: {
