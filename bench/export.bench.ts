@@ -10,6 +10,10 @@
  * warm-up of each; medians are reported. After every run the table is counted, so a figure can never
  * come from rows that were not written.
  *
+ * On a machine shared with other work, rows/s follow its load: the line carries the load average and,
+ * for a server on this machine, the CPU µs per row of this process (the client) and of the whole
+ * server (/proc), which do not.
+ *
  * The server is the one in TDF_TEST_DATABASE_URL, or a throw-away cluster started for this run with
  * `scripts/postgres-test-server.sh` (fsync off, as for the tests: the figure measures the client and
  * the server's CPU, not the disk) and stopped at the end.
@@ -18,6 +22,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -47,6 +52,45 @@ function postgresServer(): { url: string; stop(): void } {
   const url = /^export TDF_TEST_DATABASE_URL=(.*)$/m.exec(started.stdout ?? "")?.[1];
   if (started.status !== 0 || !url) throw new Error(`could not start the PostgreSQL test server (${script})`);
   return { url, stop: () => spawnSync("bash", [script, "stop", dir], { stdio: "inherit" }) };
+}
+
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/** CPU seconds (user + system) of a process on this machine, and its parent's pid; undefined when gone. */
+function processCpu(pid: number): { seconds: number; parent: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After "pid (command) ": state, ppid, …; utime and stime are the 12th and 13th fields from there.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { seconds: (Number(fields[11]) + Number(fields[12])) / clockTicks, parent: Number(fields[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The CPU seconds of the whole PostgreSQL server (postmaster, backends, WAL writer, checkpointer, …)
+ * per pid, read from /proc: for a server on this machine, what its share of a run cost, however busy
+ * the machine is. Undefined for a server elsewhere.
+ */
+function serverCpu(postmaster: number | undefined): Map<number, number> | undefined {
+  if (postmaster === undefined) return undefined;
+  const usage = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const cpu = processCpu(pid);
+    if (cpu && (pid === postmaster || cpu.parent === postmaster)) usage.set(pid, cpu.seconds);
+  }
+  return usage;
+}
+
+/** CPU seconds the server used between two readings (a process started since counts from zero). */
+function serverCpuBetween(before: Map<number, number> | undefined, after: Map<number, number> | undefined) {
+  if (before === undefined || after === undefined) return undefined;
+  let seconds = 0;
+  for (const [pid, used] of after) seconds += used - (before.get(pid) ?? 0);
+  return seconds;
 }
 
 const day = (offset: number) => new Date(Date.UTC(2025, 0, 1 + offset)).toISOString().slice(0, 10);
@@ -154,14 +198,31 @@ async function main(): Promise<void> {
       await (conn as pg.Client).query("TRUNCATE forecasts");
       await (conn as pg.Client).query("VACUUM ANALYZE forecasts");
     };
-    const timed = async (write: (runId: string) => Promise<void>, runId: string, expected: number) => {
+    // The server's postmaster, when the server runs on this machine (its backends are its children).
+    const backend = (await conn.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+    const postmaster = backend === undefined ? undefined : processCpu(backend)?.parent;
+    interface Run {
+      rowsPerSecond: number;
+      /** CPU µs per row: this process (the client) and the whole server, whatever else the machine ran. */
+      clientCpuMicros: number;
+      serverCpuMicros: number | undefined;
+    }
+    const timed = async (write: (runId: string) => Promise<void>, runId: string, expected: number): Promise<Run> => {
       await empty();
+      const serverBefore = serverCpu(postmaster);
+      const clientBefore = process.cpuUsage();
       const started = process.hrtime.bigint();
       await write(runId);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const client = process.cpuUsage(clientBefore);
+      const server = serverCpuBetween(serverBefore, serverCpu(postmaster));
       const found = await count();
       if (found !== expected) throw new Error(`${found} rows in the table after writing ${expected}`);
-      return expected / seconds;
+      return {
+        rowsPerSecond: expected / seconds,
+        clientCpuMicros: (client.user + client.system) / expected,
+        serverCpuMicros: server === undefined ? undefined : (server * 1e6) / expected,
+      };
     };
 
     // The sink creates its schema on its first export; then a warm-up of each lets the JIT settle.
@@ -171,15 +232,19 @@ async function main(): Promise<void> {
     await timed((id) => viaInserts(conn as pg.Client, id, warm), "warm-insert", warm.length);
 
     const loadBefore = os.loadavg();
-    const sinkRates: number[] = [];
-    const insertRates: number[] = [];
+    const sinkRuns: Run[] = [];
+    const insertRuns: Run[] = [];
     for (let r = 0; r < runs; r++) {
-      sinkRates.push(await timed((id) => viaSink(sink as ForecastSink, id, rows), `sink-${r}`, rows.length));
-      insertRates.push(await timed((id) => viaInserts(conn as pg.Client, id, rows), `insert-${r}`, rows.length));
+      sinkRuns.push(await timed((id) => viaSink(sink as ForecastSink, id, rows), `sink-${r}`, rows.length));
+      insertRuns.push(await timed((id) => viaInserts(conn as pg.Client, id, rows), `insert-${r}`, rows.length));
     }
     const loadAfter = os.loadavg();
-    const sinkRate = median(sinkRates);
-    const insertRate = median(insertRates);
+    const sinkRate = median(sinkRuns.map((run) => run.rowsPerSecond));
+    const insertRate = median(insertRuns.map((run) => run.rowsPerSecond));
+    const cpu = (list: Run[]) => ({
+      client: round(median(list.map((run) => run.clientCpuMicros)), 2),
+      server: postmaster === undefined ? null : round(median(list.map((run) => run.serverCpuMicros ?? 0)), 2),
+    });
     const result = {
       bench: "export",
       rows: rowCount,
@@ -189,8 +254,9 @@ async function main(): Promise<void> {
       sinkCopyRowsPerSecond: Math.round(sinkRate),
       insertRowsPerSecond: Math.round(insertRate),
       ratio: round(sinkRate / insertRate, 2),
-      sinkRuns: sinkRates.map((x) => Math.round(x)),
-      insertRuns: insertRates.map((x) => Math.round(x)),
+      sinkRuns: sinkRuns.map((run) => Math.round(run.rowsPerSecond)),
+      insertRuns: insertRuns.map((run) => Math.round(run.rowsPerSecond)),
+      cpuMicrosPerRow: { sink: cpu(sinkRuns), insert: cpu(insertRuns) },
       target: { rowsPerSecond: 100_000, ratio: 10 },
       meetsTarget: sinkRate >= 100_000 && sinkRate / insertRate >= 10,
       machine: {
