@@ -26,7 +26,7 @@ export interface Engine {
   close(): void;
 }
 
-export const defaultMemoryLimit = "1GB";
+const defaultMemoryLimit = "1GB";
 
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const { DuckDBInstance } = await import("@duckdb/node-api");

@@ -41,7 +41,7 @@ export class DataValidationError extends DataError {
 }
 
 /** One line a person can act on: where (file, row, column), what was found, and the rule it broke. */
-export function describeProblem(problem: ValidationProblem): string {
+function describeProblem(problem: ValidationProblem): string {
   const where = [problem.file];
   if (problem.row !== undefined) where.push(`row ${problem.row}`);
   if (problem.column !== undefined) where.push(`column "${problem.column}"`);

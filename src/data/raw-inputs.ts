@@ -5,7 +5,6 @@
  * every value the same way, and a bad value is reported with the text found in the file.
  */
 import { createReadStream } from "node:fs";
-import fsp from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { type DataContext, download } from "./context.js";
 import { type Engine, sqlIdent, sqlString } from "./engine.js";
@@ -129,7 +128,7 @@ function splitHeader(line: string, delimiter: string): string[] {
   return names;
 }
 
-export const normaliseColumn = (name: string) => name.trim().toLowerCase();
+const normaliseColumn = (name: string) => name.trim().toLowerCase();
 
 /**
  * Reads a raw file's columns. Throws a DataError (`unreadable` in its context) for a file that is not
@@ -236,9 +235,4 @@ export function typed(column: string, kind: ColumnKind): string {
     case "flag":
       return `(CASE lower(trim(CAST(${c} AS VARCHAR))) WHEN '1' THEN 1 WHEN 'true' THEN 1 WHEN '1.0' THEN 1 WHEN '0' THEN 0 WHEN 'false' THEN 0 WHEN '0.0' THEN 0 END)`;
   }
-}
-
-/** Whether a downloaded raw file exists and is non-empty (an empty object has no header to read). */
-export async function isEmptyFile(path: string): Promise<boolean> {
-  return (await fsp.stat(path)).size === 0;
 }

@@ -23,8 +23,7 @@ import { runKeys } from "./layout.js";
 import type { SegmentationBasis } from "./settings.js";
 import { readValidation } from "./validated.js";
 
-export const demandClasses = ["smooth", "erratic", "intermittent", "lumpy", "slow"] as const;
-export type DemandClass = (typeof demandClasses)[number];
+export type DemandClass = "smooth" | "erratic" | "intermittent" | "lumpy" | "slow";
 export const modelTypes = ["top_seller", "long_tail"] as const;
 export type ModelType = (typeof modelTypes)[number];
 
@@ -113,7 +112,13 @@ export async function segmentSkus(context: DataContext): Promise<SegmentsSummary
       client: context.client,
       runId: context.runId,
       basis,
-      thresholds: { ...seg, inactiveAfter: settings.inactiveAfter },
+      thresholds: {
+        topShare: seg.topShare,
+        midShare: seg.midShare,
+        adi: seg.adi,
+        cv2: seg.cv2,
+        inactiveAfter: settings.inactiveAfter,
+      },
       skus: 0,
       byModelType: { top_seller: 0, long_tail: 0 },
       byDemandClass: { smooth: 0, erratic: 0, intermittent: 0, lumpy: 0, slow: 0 },

@@ -48,7 +48,7 @@ export interface SynthesisResult {
   frequency: Frequency;
 }
 
-export const defaultSynthesisEnd = "2025-12-28";
+const defaultSynthesisEnd = "2025-12-28";
 const plannedPriceDays = 90;
 const plannedEventDays = 365;
 const launchRampDays = 30;

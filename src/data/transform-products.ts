@@ -10,22 +10,36 @@ import { runKeys, sourceSpecs } from "./layout.js";
 import { stageRaw, typed } from "./raw-inputs.js";
 import { openValidatedSource, readValidation } from "./validated.js";
 
-/** Extra attribute names become snake_case; these are taken by the consolidated tables. */
+/** Extra attribute names become snake_case; a name the data tables already use gets a `product_` prefix. */
 const reserved = new Set([
   "sku",
   "date",
   "time_idx",
   "quantity",
+  "revenue",
   "category",
   "brand",
   "launch_date",
   "demand_class",
   "model_type",
+  "status",
+  "price",
+  "price_ratio",
+  "promo",
+  "events",
+  "is_event",
+  "is_holiday",
+  "is_future",
+  "day_of_week",
+  "day_of_month",
+  "week_of_year",
+  "month",
 ]);
+const reservedPattern = /^(\d|lag_|rolling_|zero_share_)/;
 
-export function attributeName(column: string): string {
+function attributeName(column: string): string {
   const name = column.replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "attribute";
-  return reserved.has(name) || /^\d/.test(name) ? `product_${name}` : name;
+  return reserved.has(name) || reservedPattern.test(name) ? `product_${name}` : name;
 }
 
 export interface ProductsTransformResult {

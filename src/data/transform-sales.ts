@@ -20,7 +20,7 @@ export interface SalesTransformResult {
 }
 
 /** SQL for a date's period start. */
-export function periodOf(dateSql: string, report: ValidationReport): string {
+function periodOf(dateSql: string, report: ValidationReport): string {
   return report.settings.frequency === "weekly" ? `date_trunc('week', ${dateSql})::DATE` : dateSql;
 }
 

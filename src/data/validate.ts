@@ -402,11 +402,12 @@ async function listDuplicates(
  * The sales, summarised per SKU in one scan (`sales_by_sku`): rows, offending rows per check, first
  * and last date, weekdays seen. What the report's facts and the unknown-SKU check read.
  */
-async function summariseSales(engine: Engine, from: string, checks: Check[]): Promise<number[]> {
+async function summariseSales(engine: Engine, from: string, checks: Check[], columns: string[]): Promise<number[]> {
   const date = typed("date", "date");
+  const sold = columns.includes("quantity") ? `count(*) FILTER (WHERE ${typed("quantity", "number")} > 0)` : "0";
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE sales_by_sku AS
-     SELECT ${typed("sku", "text")} AS sku, count(*)::INTEGER AS n,
+     SELECT ${typed("sku", "text")} AS sku, count(*)::INTEGER AS n, ${sold}::INTEGER AS sold,
             ${checks.map((check, i) => `count(*) FILTER (WHERE ${check.where})::INTEGER AS c${i}, `).join("")}
             min(${date}) AS first, max(${date}) AS last, bit_or(1 << (isodow(${date}) - 1)) AS weekdays
      FROM ${from} GROUP BY 1`,
@@ -453,7 +454,7 @@ export async function validateRawData(context: DataContext): Promise<ValidationR
       // with problems is copied to find their rows. The other sources are small and always copied.
       if (salesReadable) {
         try {
-          const counts = await summariseSales(engine, rawRelation(raw), checks);
+          const counts = await summariseSales(engine, rawRelation(raw), checks, raw.columns);
           const duplicates = key ? await countDuplicates(engine, rawRelation(raw), key) : 0;
           salesSummarised = counts.every((n) => n === 0) && duplicates === 0;
         } catch (error) {
@@ -466,7 +467,7 @@ export async function validateRawData(context: DataContext): Promise<ValidationR
       if (!result) continue;
       staged[source] = result;
       if (salesReadable) {
-        await summariseSales(engine, result.table, checks);
+        await summariseSales(engine, result.table, checks, raw.columns);
         salesSummarised = true;
       }
       await runChecks(engine, result, checks, index, problems);
@@ -528,15 +529,25 @@ export async function validateRawData(context: DataContext): Promise<ValidationR
       }
     }
 
-    let facts = { rows: 0, skus: 0, first: null as string | null, last: null as string | null, weekdays: 0 };
+    let facts = { rows: 0, sold: 0, skus: 0, first: null as string | null, last: null as string | null, weekdays: 0 };
     if (salesSummarised) {
       [facts = facts] = await engine.rows<typeof facts>(
-        `SELECT coalesce(sum(n), 0)::INTEGER AS rows, count(sku)::INTEGER AS skus, min(first)::VARCHAR AS first,
-                max(last)::VARCHAR AS last, coalesce(bit_or(weekdays), 0)::INTEGER AS weekdays FROM sales_by_sku`,
+        `SELECT coalesce(sum(n), 0)::INTEGER AS rows, coalesce(sum(sold), 0)::INTEGER AS sold, count(sku)::INTEGER AS skus,
+                min(first)::VARCHAR AS first, max(last)::VARCHAR AS last, coalesce(bit_or(weekdays), 0)::INTEGER AS weekdays
+         FROM sales_by_sku`,
       );
     }
     if (sales && salesSummarised && facts.rows === 0) {
       problems.add({ rule: "empty_file", file: sales.input.file, message: "has a header but no rows" }, 0);
+    } else if (sales?.columns.includes("quantity") && salesSummarised && facts.sold === 0) {
+      problems.add(
+        {
+          rule: "empty_file",
+          file: sales.input.file,
+          message: "has no row with a positive quantity: there is no demand to learn from",
+        },
+        0,
+      );
     }
     const weekdayCount = [...facts.weekdays.toString(2)].filter((b) => b === "1").length;
     const dailyInput = weekdayCount > 1;

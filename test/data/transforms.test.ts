@@ -272,10 +272,10 @@ test("events: the calendar covers history and horizon with calendar features and
 });
 
 test("products: last row per SKU, unknown for missing values, extra attributes typed and named", async () => {
-  const products = csv("SKU,Category,brand,Pack Size,colour", [
-    ["A", "dairy", "", 6, "red"],
-    ["B", "", "acme", "", "blue"],
-    ["A", "bakery", "", 12, "red"],
+  const products = csv("SKU,Category,brand,Pack Size,colour,Month", [
+    ["A", "dairy", "", 6, "red", "may"],
+    ["B", "", "acme", "", "blue", "june"],
+    ["A", "bakery", "", 12, "red", "may"],
   ]);
   const runId = await validated({ "sales.csv": sales7, "products.csv": products });
   assert.deepEqual(await transformProducts(await fixture.context(runId)), {
@@ -283,6 +283,8 @@ test("products: last row per SKU, unknown for missing values, extra attributes t
     attributes: [
       { name: "pack_size", type: "number" },
       { name: "colour", type: "text" },
+      // `month` is a calendar column of the training tables.
+      { name: "product_month", type: "text" },
     ],
   });
   assert.deepEqual(

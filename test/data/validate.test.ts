@@ -266,7 +266,7 @@ test("every problem of a run is reported: several rules and files at once", asyn
 });
 
 test("the problem list is capped, the count is not, and the message shows the first ones", async () => {
-  const rows = days("2024-01-01", 250).map((d) => [d, "A", "n/a"]);
+  const rows = [...days("2024-01-01", 250).map((d) => [d, "A", "n/a"]), ["2024-09-07", "A", 1]];
   await rawFiles({ "sales.csv": csv("date,sku,quantity", rows) });
   const { error, problems } = await problemsOf("capped");
   assert.equal(error.total, 250);
@@ -279,6 +279,20 @@ test("the problem list is capped, the count is not, and the message shows the fi
   assert.match(error.message, /sales\.csv, row 1, column "quantity": "n\/a": is not a number \[invalid_number\]/);
   assert.match(error.message, /… and 240 more$/);
   assert.equal(error.message.split("\n").length, 12);
+});
+
+test("sales without a single positive quantity are refused", async () => {
+  await rawFiles({
+    "sales.csv": csv("date,sku,quantity", [
+      ["2024-03-04", "A", 0],
+      ["2024-03-05", "B", 0],
+    ]),
+  });
+  const { problems } = await problemsOf("no-demand");
+  assert.deepEqual(
+    problems.map((p) => [p.rule, p.message]),
+    [["empty_file", "has no row with a positive quantity: there is no demand to learn from"]],
+  );
 });
 
 test("rows after a malformed row keep their row numbers in the file", async () => {
