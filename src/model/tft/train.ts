@@ -85,10 +85,14 @@ export async function train(options: TrainTftOptions): Promise<TrainTftResult> {
       let samples = 0;
       for (let b = 0; b < batchCount; b++) {
         if (signal?.aborted) {
-          throw new TrainingAbortedError(
-            `Training stopped in epoch ${epoch} because it was asked to${checkpointDir ? `; the checkpoint in ${checkpointDir} resumes it from epoch ${state.epochsDone}` : ""}.`,
-            { epoch },
-          );
+          const resume = !checkpointDir
+            ? ""
+            : state.epochsDone > 0
+              ? `; the checkpoint in ${checkpointDir} resumes it from epoch ${state.epochsDone}`
+              : "; no epoch had finished, so a new run starts over";
+          throw new TrainingAbortedError(`Training stopped in epoch ${epoch} because it was asked to${resume}.`, {
+            epoch,
+          });
         }
         const ids = order.subarray(b * hp.batchSize, (b + 1) * hp.batchSize);
         const windows = Array.from(ids, (i) => trainingWindow(data, i, spec.encoderLength));

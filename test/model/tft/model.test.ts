@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../../src/model/backend.js";
@@ -62,8 +63,12 @@ const train = (options: Partial<Parameters<typeof trainTft>[0]> = {}) =>
 describe("training", () => {
   test("reports each epoch, checkpoints it, repeats itself for a seed and resumes exactly", async () => {
     const seen: number[] = [];
+    const terminal = Object.assign(new PassThrough(), { isTTY: true });
+    const drawn: string[] = [];
+    terminal.on("data", (chunk: Buffer) => drawn.push(chunk.toString()));
     const first = await train({
       checkpointDir: path.join(dir, "a"),
+      progress: terminal,
       onEpoch: async (m) => {
         seen.push(m.epoch);
         const saved = await readCheckpoint(path.join(dir, "a"));
@@ -71,6 +76,9 @@ describe("training", () => {
       },
     });
     assert.deepEqual(seen, [1, 2, 3]);
+    const bar = drawn.join("");
+    assert.match(bar, /epoch 1\/3 █+░* \d+\/4 loss [\d.]+ · \d+ samples\/s/);
+    assert.match(bar, /epoch 3\/3 · train [\d.]+ · validation [\d.]+ · [\d.]+ s\n$/);
     assert.equal(first.history.length, 3);
     for (const m of first.history) {
       assert.ok(Number.isFinite(m.trainLoss) && Number.isFinite(m.validationLoss) && m.samplesPerSecond > 0);
@@ -80,7 +88,11 @@ describe("training", () => {
       "training lowers the loss",
     );
 
-    const again = await train();
+    const pipe = new PassThrough();
+    const piped: string[] = [];
+    pipe.on("data", (chunk: Buffer) => piped.push(chunk.toString()));
+    const again = await train({ progress: pipe });
+    assert.deepEqual(piped, [], "no bar when the stream is not a terminal");
     assert.deepEqual(losses(again.history), losses(first.history));
     assert.deepEqual(
       (await again.model.predict(history, future)).values,
