@@ -88,7 +88,9 @@ export async function createCliRunner(context: CliContext, env: Env, parallelism
     import("../core/config.js"),
   ]);
   const config = context.config();
-  const logger = createLogger({ level: config.logLevel, secrets: secretValues(env), name: "tdf-run" });
+  // The progress view already shows the resolved version; the resolver's own lines only when asked for.
+  const level = config.logLevel === "info" ? "warn" : config.logLevel;
+  const logger = createLogger({ level, secrets: secretValues(env), name: "tdf-run" });
   const view = orchestrate.createProgressView({
     stream: io.stderr,
     interactive: (io.stderr as NodeJS.WriteStream).isTTY === true,
