@@ -66,19 +66,30 @@ async function worker(input: string, scratch: string): Promise<void> {
 
 interface Sample {
   seconds: number;
+  /** User + system CPU of the whole process (start-up included): fair when other work shares the machine. */
+  cpuSeconds: number;
   peakRssMiB: number;
   rows: Record<string, number>;
 }
 
-/** Runs a command under /usr/bin/time -v: its last stdout line (JSON) and its peak RSS. */
-function measured(command: string, args: string[]): { output: Record<string, unknown>; peakRssMiB: number } {
+/** Runs a command under /usr/bin/time -v: its last stdout line (JSON), its peak RSS and CPU seconds. */
+function measured(
+  command: string,
+  args: string[],
+): { output: Record<string, unknown>; peakRssMiB: number; cpuSeconds: number } {
   const result = spawnSync("/usr/bin/time", ["-v", command, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stderr.slice(-4000)}`);
   }
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
+  const cpu = (name: string) =>
+    Number(new RegExp(`${name} time \\(seconds\\): ([\\d.]+)`).exec(result.stderr)?.[1] ?? 0);
   const last = result.stdout.trim().split("\n").at(-1) ?? "{}";
-  return { output: JSON.parse(last), peakRssMiB: Number(rss?.[1] ?? 0) / 1024 };
+  return {
+    output: JSON.parse(last),
+    peakRssMiB: Number(rss?.[1] ?? 0) / 1024,
+    cpuSeconds: cpu("User") + cpu("System"),
+  };
 }
 
 async function main(): Promise<void> {
@@ -112,14 +123,16 @@ async function main(): Promise<void> {
     for (const side of ["tdf", "pandas"] as const) {
       const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), `tdf-bench-transform-${side}-`));
       try {
-        const { output, peakRssMiB } =
+        const { output, peakRssMiB, cpuSeconds } =
           side === "tdf"
             ? measured(process.execPath, ["--import", tsx, self, "--worker", input, scratch])
             : measured(python, [path.join(repo, "bench", "transform_pandas.py"), input, scratch]);
         const phases = output.seconds as number | Record<string, number>;
         const seconds = typeof phases === "number" ? phases : Object.values(phases).reduce((a, b) => a + b, 0);
-        samples[side].push({ seconds, peakRssMiB, rows: output.rows as Record<string, number> });
-        process.stderr.write(`${side} run ${run + 1}: ${seconds.toFixed(1)} s, ${peakRssMiB.toFixed(0)} MiB\n`);
+        samples[side].push({ seconds, cpuSeconds, peakRssMiB, rows: output.rows as Record<string, number> });
+        process.stderr.write(
+          `${side} run ${run + 1}: ${seconds.toFixed(1)} s, ${cpuSeconds.toFixed(1)} s CPU, ${peakRssMiB.toFixed(0)} MiB\n`,
+        );
       } finally {
         await fsp.rm(scratch, { recursive: true, force: true });
       }
@@ -131,6 +144,7 @@ async function main(): Promise<void> {
     const seconds = median(list.map((s) => s.seconds));
     return {
       medianSeconds: round(seconds, 2),
+      medianCpuSeconds: round(median(list.map((s) => s.cpuSeconds)), 2),
       rowsPerSecond: Math.round(inputRows / seconds),
       peakRssMiB: Math.round(Math.max(...list.map((s) => s.peakRssMiB))),
       seconds: list.map((s) => round(s.seconds, 2)),
@@ -154,6 +168,7 @@ async function main(): Promise<void> {
       tdf: { engine: "DuckDB (@duckdb/node-api)", ...tdf },
       pandas: { version: pandasVersion.stdout.trim(), ...pandas },
       speedup: round(speedup, 2),
+      cpuRatio: round(pandas.medianCpuSeconds / tdf.medianCpuSeconds, 2),
       memoryRatio: round(memoryRatio, 2),
       target: { speedup: 3, memoryRatio: 1 },
       met: speedup >= 3 && memoryRatio <= 1,

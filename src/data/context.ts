@@ -41,14 +41,17 @@ export function withEngine<T>(context: DataContext, work: (engine: Engine) => Pr
   });
 }
 
-/** Downloads an object into the scratch folder; a missing object is a DataError that says what produces it. */
+/**
+ * Downloads an object into the scratch folder, returning the file and the ETag of exactly the bytes
+ * downloaded; a missing object is a DataError that says what produces it.
+ */
 export async function download(
   context: DataContext,
   bucket: string,
   key: string,
   name: string,
   missingHint: string,
-): Promise<string> {
+): Promise<{ file: string; etag: string }> {
   const object = await context.store.get(bucket, key);
   if (object === null) {
     throw new DataError("DATA_MISSING", `${bucket}/${key} does not exist; ${missingHint}`, {
@@ -58,18 +61,19 @@ export async function download(
   const file = path.join(context.workDir, name);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await pipeline(object.body, createWriteStream(file));
-  return file;
+  return { file, etag: object.info.etag };
 }
 
 /** A run output produced by an earlier task of the same run. */
-export function downloadRunFile(context: DataContext, key: string, producer: string): Promise<string> {
-  return download(
+export async function downloadRunFile(context: DataContext, key: string, producer: string): Promise<string> {
+  const { file } = await download(
     context,
     context.pipelineBucket,
     key,
     path.join("run", path.basename(key)),
     `run the ${producer} task of run ${context.runId} first.`,
   );
+  return file;
 }
 
 export async function readRunJson<T>(context: DataContext, key: string, producer: string): Promise<T> {

@@ -64,28 +64,26 @@ export async function locateRawInputs(
 }
 
 /**
- * Downloads a raw input. `expectedEtag` (from validation) makes a file that changed since it was
- * validated an error instead of a silently different dataset.
+ * Downloads a raw input; its ETag becomes that of the bytes downloaded. `expectedEtag` (from
+ * validation) makes a file that changed since it was validated an error instead of a silently
+ * different dataset.
  */
 export async function downloadRaw(context: DataContext, input: RawInput, expectedEtag?: string): Promise<string> {
-  const prefix = `${context.trainingBucket}/${context.client}/raw/`;
-  const file = await download(
+  const { file, etag } = await download(
     context,
     context.trainingBucket,
     input.key,
     `raw/${input.file}`,
-    `it was there when run ${context.runId} was validated; rerun the whole pipeline.`,
+    `it disappeared while run ${context.runId} was reading it; rerun the whole pipeline.`,
   );
-  if (expectedEtag !== undefined) {
-    const info = await context.store.head(context.trainingBucket, input.key);
-    if (info?.etag !== expectedEtag) {
-      throw new DataError(
-        "DATA_CHANGED",
-        `${prefix}${input.file} changed after run ${context.runId} validated it; rerun the whole pipeline so every task reads the same data.`,
-        { context: { key: input.key } },
-      );
-    }
+  if (expectedEtag !== undefined && etag !== expectedEtag) {
+    throw new DataError(
+      "DATA_CHANGED",
+      `${context.trainingBucket}/${input.key} changed after run ${context.runId} validated it; rerun the whole pipeline so every task reads the same data.`,
+      { context: { key: input.key } },
+    );
   }
+  input.etag = etag;
   return file;
 }
 
