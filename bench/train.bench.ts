@@ -3,8 +3,9 @@
  * 2 threads, a machine like this one): (a) daily, 500 series × 730 days, encoder 60, horizon 14;
  * (b) monthly, 350 series × 60 months, encoder 24, horizon 6; hidden 16, batch 128, 50 batches per
  * epoch, 7 quantiles. Each shape runs in its own process (so its peak RSS is its own): one warm-up
- * epoch, then the median samples/s and epoch time over the next epochs. One JSON line, with the
- * ratios to the pytorch-forecasting figures.
+ * epoch, then the median samples/s and epoch time over the next epochs, and samples per second of
+ * the process's CPU time (which the shared machine's other load does not change). One JSON line,
+ * with the ratios of samples/s to the pytorch-forecasting figures.
  */
 import { spawnSync } from "node:child_process";
 import os from "node:os";
@@ -15,6 +16,8 @@ import { monthly, syntheticSeries, syntheticSpec, weekly } from "../test/model/t
 import { median, round } from "./common.js";
 
 const measuredEpochs = 3;
+const batchesPerEpoch = 50;
+const batchSize = 128;
 
 const shapes = {
   a: { series: 500, periods: 730, encoder: 60, horizon: 14, heads: 4, profile: weekly, pytorchSamplesPerSecond: 270 },
@@ -24,6 +27,8 @@ type ShapeName = keyof typeof shapes;
 
 interface ShapeResult {
   samplesPerSecond: number;
+  /** Samples per second of this process's CPU time: what the machine's other load does not change. */
+  samplesPerCpuSecond: number;
   epochSeconds: number;
   peakRssMb: number;
   epochs: number;
@@ -34,6 +39,7 @@ async function runShape(name: ShapeName): Promise<ShapeResult> {
   const backend = await initBackend();
   const table = syntheticSeries({ series: shape.series, periods: shape.periods, seed: 1, profile: [...shape.profile] });
   const history: EpochMetrics[] = [];
+  let cpuAfterWarmUp: NodeJS.CpuUsage | undefined;
   const { model } = await trainTft({
     table,
     spec: syntheticSpec(shape.encoder, shape.horizon),
@@ -42,20 +48,24 @@ async function runShape(name: ShapeName): Promise<ShapeResult> {
       hiddenSize: 16,
       attentionHeads: shape.heads,
       hiddenContinuousSize: 8,
-      batchSize: 128,
-      batchesPerEpoch: 50,
+      batchSize,
+      batchesPerEpoch,
       maxEpochs: 1 + measuredEpochs,
       seed: 1,
     },
     onEpoch: (m) => {
       history.push(m);
+      if (m.epoch === 1) cpuAfterWarmUp = process.cpuUsage();
     },
   });
+  const cpu = process.cpuUsage(cpuAfterWarmUp);
   model.dispose();
   const measured = history.slice(1);
+  const samples = measured.length * batchesPerEpoch * batchSize;
   if (backend !== "wasm" && backend !== "tensorflow") process.stderr.write(`note: running on the ${backend} backend\n`);
   return {
     samplesPerSecond: median(measured.map((m) => m.samplesPerSecond)),
+    samplesPerCpuSecond: samples / ((cpu.user + cpu.system) / 1e6),
     epochSeconds: median(measured.map((m) => m.seconds)),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     epochs: measured.length,
@@ -80,6 +90,7 @@ if (only) {
     const baseline = shapes[name].pytorchSamplesPerSecond;
     results[name] = {
       samplesPerSecond: round(result.samplesPerSecond, 1),
+      samplesPerCpuSecond: round(result.samplesPerCpuSecond, 1),
       epochSeconds: round(result.epochSeconds, 2),
       peakRssMb: round(result.peakRssMb, 0),
       measuredEpochs: result.epochs,
