@@ -161,7 +161,22 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
        LEFT JOIN price_stats ps USING (sku)`,
     );
 
-    const statics = ["category", "brand", "demand_class", ...textAttrs, ...realAttrs].map((c) => `st.${sqlIdent(c)}`);
+    // The text columns travel through the sort as ENUMs (one or two bytes instead of a string); Parquet
+    // stores them as strings again.
+    const labelColumns = ["sku", "category", "brand", "demand_class", ...textAttrs];
+    for (const [i, column] of labelColumns.entries()) {
+      await engine.run(
+        `CREATE TYPE label_${i} AS ENUM (SELECT DISTINCT ${sqlIdent(column)} FROM statics WHERE ${sqlIdent(column)} IS NOT NULL ORDER BY 1)`,
+      );
+    }
+    await engine.run(
+      `CREATE TEMP TABLE labels AS
+       SELECT sku_id, ${labelColumns.map((c, i) => `${sqlIdent(c)}::label_${i} AS ${sqlIdent(c)}`).join(", ")} FROM statics`,
+    );
+    const statics = [
+      ...["category", "brand", "demand_class", ...textAttrs].map((c) => `lb.${sqlIdent(c)}`),
+      ...realAttrs.map((c) => `st.${sqlIdent(c)}`),
+    ];
     const known = calendarFeatures[frequency];
     const priceSql = "coalesce(pr.price, st.fallback_price)";
     const knownSql = [
@@ -196,10 +211,11 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
              SELECT sku_id, t, quantity, ${unknown.sql.join(", ")}
              FROM history WINDOW w AS (PARTITION BY sku_id ORDER BY t)
            )
-           SELECT st.sku, (${start} + f.t * ${interval})::DATE AS date, f.t AS time_idx, f.quantity,
+           SELECT lb.sku, (${start} + f.t * ${interval})::DATE AS date, f.t AS time_idx, f.quantity,
                   ${statics.join(", ")}, ${knownSql.join(", ")}, ${unknown.names.map((n) => `f.${n}`).join(", ")}
            FROM features f
            JOIN statics st ON st.sku_id = f.sku_id
+           JOIN labels lb ON lb.sku_id = f.sku_id
            JOIN ${calendarByIndex} cal ON cal.t = f.t
            LEFT JOIN ${pricesOf(type)} pr ON pr.sku_id = f.sku_id AND pr.t = f.t
            ORDER BY f.sku_id, f.t
@@ -208,8 +224,9 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
     }
     await engine.run(
       `COPY (
-         SELECT st.sku, st.model_type, cal.date, cal.t AS time_idx, ${statics.join(", ")}, ${knownSql.join(", ")}
+         SELECT lb.sku, st.model_type, cal.date, cal.t AS time_idx, ${statics.join(", ")}, ${knownSql.join(", ")}
          FROM statics st
+         JOIN labels lb ON lb.sku_id = st.sku_id
          CROSS JOIN (SELECT * FROM ${calendarByIndex} WHERE is_future = 1) cal
          LEFT JOIN (SELECT st.sku_id, ${dayIndex("p.date")} AS t, p.price, p.promo
                     FROM read_parquet(${sqlString(prices)}) p JOIN statics st ON st.sku = p.sku

@@ -46,25 +46,32 @@ export async function transformSales(context: DataContext): Promise<SalesTransfo
     const keep = [`${date} BETWEEN DATE ${sqlString(periods.start)} AND DATE ${sqlString(periods.historyEndDay)}`];
     if (settings.returns === "drop") keep.push(`${quantity} >= 0`);
 
-    const step = settings.frequency === "weekly" ? "INTERVAL 7 DAY" : "INTERVAL 1 DAY";
+    const step = settings.frequency === "weekly" ? 7 : 1;
+    const revenueOut = report.sales.hasRevenue ? "revenue" : "NULL::DOUBLE";
     const file = await scratchFile(context, "sales.parquet");
-    // One statement, so the per-period sums are kept in DuckDB's plain intermediate form, not a table.
+    // Each period with sales carries the zero periods that follow it up to the next one (or to the
+    // SKU's last sale): the calendar is filled without joining a grid of every period.
     await engine.run(
       `COPY (
-         WITH periods AS MATERIALIZED (
+         WITH periods AS (
            SELECT sku, date, greatest(sum(quantity), 0) AS quantity, greatest(sum(revenue), 0) AS revenue
            FROM (
              SELECT ${typed("sku", "text")} AS sku, ${periodOf(date, report)} AS date, ${quantity} AS quantity, ${revenue} AS revenue
              FROM ${from} WHERE ${keep.join(" AND ")} ${dedupe}
            ) GROUP BY sku, date
+         ), marked AS (
+           SELECT *, min(date) FILTER (WHERE quantity > 0) OVER (PARTITION BY sku) AS first,
+                  max(date) FILTER (WHERE quantity > 0) OVER (PARTITION BY sku) AS last,
+                  lead(date) OVER (PARTITION BY sku ORDER BY date) AS next
+           FROM periods
          ), spans AS (
-           SELECT sku, min(date) AS first, max(date) AS last FROM periods WHERE quantity > 0 GROUP BY sku
-         ), grid AS (
-           SELECT sku, unnest(generate_series(first, last, ${step}))::DATE AS date FROM spans
+           SELECT sku, date, quantity, revenue, ((least(coalesce(next, last + ${step}), last + ${step}) - date) // ${step})::INTEGER AS span
+           FROM marked WHERE date BETWEEN first AND last
          )
-         SELECT g.sku, g.date, coalesce(p.quantity, 0) AS quantity,
-                ${report.sales.hasRevenue ? "coalesce(p.revenue, 0)" : "NULL::DOUBLE"} AS revenue
-         FROM grid g LEFT JOIN periods p ON p.sku = g.sku AND p.date = g.date
+         SELECT sku, unnest(generate_series(date, date + (span - 1) * ${step}, INTERVAL ${step} DAY))::DATE AS date,
+                unnest(list_concat([quantity], list_resize([]::DOUBLE[], span - 1, 0.0))) AS quantity,
+                unnest(list_concat([${revenueOut}], list_resize([]::DOUBLE[], span - 1, ${report.sales.hasRevenue ? "0.0" : "NULL"}))) AS revenue
+         FROM spans
        ) TO ${sqlString(file)} (FORMAT parquet)`,
     );
     const [stats = { rows: 0 }] = await engine.rows<SalesTransformResult>(
