@@ -79,7 +79,7 @@ async function train(context: TaskContext, modelType: ModelType): Promise<void> 
   }
 
   const defaults = tft.defaultHyperparameters(summary.frequency);
-  const { encoderLength, ...tuned } = defaults;
+  const { encoderLength, predictionLength: _defaultHorizon, ...tuned } = defaults;
   const hyperparameters = {
     ...tuned,
     maxEpochs: config.training.maxEpochs,
@@ -93,10 +93,12 @@ async function train(context: TaskContext, modelType: ModelType): Promise<void> 
   const lastTime = times.reduce((a, b) => Math.max(a, b), 0);
   const holdoutStart = lastTime - horizon + 1;
   const validationStart = holdoutStart - horizon;
-  if (validationStart - encoderLength < 1) {
+  // The model trains on windows with at least half an encoder of history before their decoder.
+  const shortest = Math.ceil(encoderLength / 2) + horizon;
+  if (validationStart < shortest) {
     throw new TrainingError(
       "history_too_short",
-      `The ${modelType} data of ${client} spans ${lastTime + 1} periods; training needs at least ${encoderLength + 2 * horizon + 1} (encoder ${encoderLength} + validation and holdout of ${horizon} each): provide a longer sales history.`,
+      `The ${modelType} data of ${client} spans ${lastTime + 1} periods; training needs at least ${shortest + 2 * horizon} (half an encoder of ${encoderLength} and one horizon of ${horizon} to train on, then validation and holdout of ${horizon} each): provide a longer sales history.`,
     );
   }
   const history = filterByTime(loaded, spec.timeIdx, (t) => t < holdoutStart);
