@@ -5,30 +5,14 @@
 import path from "node:path";
 import type { Config } from "../core/config.js";
 import { TdfError } from "../core/errors.js";
+import type { ConsolidatedSummary, DatasetColumns } from "../data/consolidate.js";
 import type { SeriesTable, TftDatasetSpec } from "../model/tft/index.js";
 import { downloadToFile, type ObjectStore } from "../storage/index.js";
 import type { ModelType } from "../tracking/index.js";
 
-export type Frequency = "daily" | "weekly";
-
-export interface DatasetColumns {
-  group: string;
-  timeIdx: string;
-  date: string;
-  target: string;
-  staticCategoricals: string[];
-  staticReals: string[];
-  knownCategoricals: string[];
-  knownReals: string[];
-  unknownReals: string[];
-}
-
-export interface ConsolidatedSummary {
-  runId: string;
-  frequency: Frequency;
-  horizon: number;
-  columns: DatasetColumns;
-}
+// The data pipeline writes these; this module only reads them.
+export type { ConsolidatedSummary, DatasetColumns } from "../data/consolidate.js";
+export type { Frequency } from "../data/settings.js";
 
 export class DatasetError extends TdfError {
   constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
