@@ -8,7 +8,9 @@ export function registerAirflowCommands(program: Command, context: CliContext): 
   const airflow = program.command("airflow").description("Airflow DAGs rendered from the pipeline definitions");
   airflow
     .command("render")
-    .description("write one DAG file per pipeline whose tasks all exist (tft_<pipeline>.py)")
+    .description(
+      "write one DAG file per pipeline whose tasks all exist (tft_<pipeline>.py) and the module they share (tft_common.py)",
+    )
     .addOption(new Option("--out <dir>", "the DAG folder").default("dags"))
     .addOption(new Option("--pipeline <name>", "only this pipeline"))
     .action(async (options: { out: string; pipeline?: string }) => {

@@ -1,7 +1,9 @@
 /**
  * Airflow DAG files rendered from the pipeline definitions (`tdf airflow render`), so the DAGs in
- * `dags/` cannot drift from what `tdf run` runs. Every task is a DockerOperator on the base image,
- * whose entrypoint is the bootstrap:
+ * `dags/` cannot drift from what `tdf run` runs. Each `tft_<pipeline>.py` holds only its tasks and
+ * dependencies; what they share (operator, images, configuration, DAG settings) is rendered once into
+ * `tft_common.py`, which they import. Every task is a DockerOperator on the base image, whose
+ * entrypoint is the bootstrap:
  *
  *   resolve_code   `--code-version {{ params.code_version }} --resolve-only` on the newest base image;
  *                  its last output line, {"sha","depsHash","imageTag"}, goes to XCom
@@ -70,11 +72,28 @@ export const secretVariables = [
 const py = (text: string) => JSON.stringify(text);
 const pyList = (items: readonly string[]) => `[${items.join(", ")}]`;
 
-const pythonKeywords = new Set(
-  "False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield dag".split(
+/** The shared module the DAG files import, and the names they take from it. */
+export const commonModule = "tft_common";
+export const commonFileName = `${commonModule}.py`;
+const commonImports = [
+  "CLIENT",
+  "CODE_SHA",
+  "CODE_VERSION",
+  "RESOLVE_IMAGE",
+  "RUN_ID",
+  "TASK_IMAGE",
+  "Param",
+  "tdf_dag",
+  "tdf_task",
+] as const;
+
+/** Names a task's variable must not take in a DAG file: Python's keywords, `dag` and the imports. */
+const reservedNames = new Set([
+  ..."False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield dag".split(
     " ",
   ),
-);
+  ...commonImports,
+]);
 
 function variableTemplate(name: string, fallback: string | undefined): string {
   return fallback === undefined
@@ -82,7 +101,7 @@ function variableTemplate(name: string, fallback: string | undefined): string {
     : `{{ var.value.get('${name}', '${fallback.replaceAll("'", "\\'")}') }}`;
 }
 
-/** Stands for a Python name (a template defined at the top of the DAG file) among literal arguments. */
+/** Stands for a Python name (a template imported from the shared module) among literal arguments. */
 const name = (python: string) => `\0${python}`;
 const pyArgs = (args: readonly string[]) => pyList(args.map((a) => (a.startsWith("\0") ? a.slice(1) : py(a))));
 
@@ -113,11 +132,11 @@ function dependencyOf(task: PipelineTask): string | undefined {
   return `    ${upstream} >> ${task.name}`;
 }
 
-/** The DAG file of one pipeline: valid Python for Airflow 2.7+ and 3 with apache-airflow-providers-docker. */
+/** The DAG file of one pipeline: its tasks and dependencies, on the shared code of `tft_common.py`. */
 export function renderDag(pipeline: PipelineDefinition): string {
   checkPipeline(pipeline);
   for (const t of pipeline.tasks) {
-    if (pythonKeywords.has(t.name)) throw new Error(`task name "${t.name}" cannot be a Python name in a DAG file`);
+    if (reservedNames.has(t.name)) throw new Error(`task name "${t.name}" cannot be a Python name in a DAG file`);
   }
   const params = pipeline.params.map((p) => {
     const args = [
@@ -128,9 +147,6 @@ export function renderDag(pipeline: PipelineDefinition): string {
     ];
     return `        ${py(p.name)}: Param(${args.join(", ")}),`;
   });
-  const environment = configuration.map(
-    ([name, fallback]) => `    ${py(name)}: ${py(variableTemplate(name, fallback))},`,
-  );
   const dependencies = pipeline.tasks.map(dependencyOf).filter((line): line is string => line !== undefined);
 
   return `"""
@@ -138,7 +154,42 @@ ${dagId(pipeline)}: ${pipeline.description}
 
 Rendered by \`tdf airflow render\` from src/pipelines/definitions.ts: change the definitions and render
 again; never edit this file. Trigger it with {"client_name": "acme", "code_version": "latest"}; the
-deployment guide (docs/deployment.md) lists the Variables it reads.
+deployment guide (docs/deployment.md) lists the Variables it reads. The operator, images and
+configuration every pipeline shares are in ${commonFileName} beside it.
+"""
+
+from __future__ import annotations
+
+from ${commonModule} import ${commonImports.join(", ")}
+
+with tdf_dag(
+    ${py(dagId(pipeline))},
+    description=${py(pipeline.description)},
+    doc_md=__doc__,
+    params={
+${params.join("\n")}
+    },
+) as dag:
+${pipeline.tasks.map(operatorOf).join("\n")}
+
+${dependencies.join("\n")}
+`;
+}
+
+/**
+ * The module every DAG file imports (Airflow puts the DAG folder on sys.path): valid Python for
+ * Airflow 2.7+ and 3 with apache-airflow-providers-docker. Airflow parses it too, as it parses every
+ * file of the folder that names Airflow and DAGs, and finds no DAG in it.
+ */
+export function renderCommon(): string {
+  const environment = configuration.map(
+    ([name, fallback]) => `    ${py(name)}: ${py(variableTemplate(name, fallback))},`,
+  );
+  return `"""
+${commonModule}: what the tft_* DAG files share: the task operator, its images and commands' templates,
+the configuration from Airflow Variables, and the DAG's settings.
+
+Rendered by \`tdf airflow render\` from src/orchestrate/airflow.ts: never edit this file.
 """
 
 from __future__ import annotations
@@ -192,12 +243,33 @@ SECRET_VARIABLES = (
 ${secretVariables.map((v) => `    ${py(v)},`).join("\n")}
 )
 
-ALERT_EMAIL = Variable.get("ALERT_EMAIL", None)
-
 
 def tdf_run_id(run_id):
     """Airflow's run id (manual__2026-01-05T10:00:00+00:00) as a tdf run id: letters, digits, . _ -"""
     return re.sub(r"[^A-Za-z0-9._-]", "-", run_id)[:128]
+
+
+def tdf_dag(dag_id, description, doc_md, params):
+    """A pipeline's DAG: run when triggered (no schedule), failures e-mailed to the ALERT_EMAIL Variable."""
+    # Read here, each time a DAG file is parsed: this module stays imported between parses.
+    alert_email = Variable.get("ALERT_EMAIL", None)
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=None,
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        default_args={
+            "owner": "tdf",
+            "email": [alert_email] if alert_email else [],
+            "email_on_failure": bool(alert_email),
+            "email_on_retry": False,
+        },
+        params=params,
+        user_defined_filters={"fromjson": json.loads, "tdf_run_id": tdf_run_id},
+        tags=["tft", "tdf"],
+    )
 
 
 class TdfTaskOperator(DockerOperator):
@@ -232,43 +304,19 @@ def tdf_task(task_id, image, command, retries, retry_delay_seconds, timeout_seco
         max_retry_delay=timedelta(hours=1),
         execution_timeout=timedelta(seconds=timeout_seconds),
     )
-
-
-with DAG(
-    dag_id=${py(dagId(pipeline))},
-    description=${py(pipeline.description)},
-    doc_md=__doc__,
-    schedule=None,
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    default_args={
-        "owner": "tdf",
-        "email": [ALERT_EMAIL] if ALERT_EMAIL else [],
-        "email_on_failure": bool(ALERT_EMAIL),
-        "email_on_retry": False,
-    },
-    params={
-${params.join("\n")}
-    },
-    user_defined_filters={"fromjson": json.loads, "tdf_run_id": tdf_run_id},
-    tags=["tft", "tdf"],
-) as dag:
-${pipeline.tasks.map(operatorOf).join("\n")}
-
-${dependencies.join("\n")}
 `;
 }
 
 export interface DagPlan {
-  /** The DAG files to write, by file name. */
+  /** The files to write, by file name: the shared module first, then the DAG files. */
   files: Map<string, string>;
   /** Pipelines not rendered, with the tasks they lack; their DAG files must not exist. */
   refused: { pipeline: PipelineDefinition; missing: string[] }[];
 }
 
 /**
- * The DAG files for the pipelines whose tasks are all registered. A pipeline with a missing task is
- * refused: a DAG for it would schedule containers that fail at once.
+ * The DAG files for the pipelines whose tasks are all registered, and the module they import. A
+ * pipeline with a missing task is refused: a DAG for it would schedule containers that fail at once.
  */
 export function planDags(pipelines: readonly PipelineDefinition[], registered: Iterable<string>): DagPlan {
   const known = [...registered];
@@ -276,7 +324,11 @@ export function planDags(pipelines: readonly PipelineDefinition[], registered: I
   for (const pipeline of pipelines) {
     const missing = missingTasks(pipeline, known);
     if (missing.length > 0) plan.refused.push({ pipeline, missing });
-    else plan.files.set(dagFileName(pipeline), renderDag(pipeline));
+    else {
+      // Written before any DAG file, so no DAG file is ever there without the module it imports.
+      if (plan.files.size === 0) plan.files.set(commonFileName, renderCommon());
+      plan.files.set(dagFileName(pipeline), renderDag(pipeline));
+    }
   }
   return plan;
 }

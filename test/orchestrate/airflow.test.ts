@@ -1,7 +1,8 @@
 /**
- * The Airflow DAGs: `dags/` is exactly what `tdf airflow render` produces today; every rendered file
- * compiles and, read with Python's `ast`, has the definitions' task ids, commands, retries, timeouts
- * and dependencies; and loaded against fake_airflow (Airflow itself cannot be installed here: no
+ * The Airflow DAGs: `dags/` is exactly what `tdf airflow render` produces today (the DAG files and the
+ * tft_common module they import); every rendered file compiles and, read with Python's `ast`, has the
+ * definitions' task ids, commands, retries, timeouts and dependencies; and loaded against fake_airflow
+ * with the DAG folder on sys.path as Airflow puts it (Airflow itself cannot be installed here: no
  * PyPI) with its templates rendered by real Jinja2, it runs the right image and command per task,
  * passes secrets only through private_environment, and works on both Airflow 2 and 3 import paths.
  */
@@ -14,7 +15,14 @@ import { PassThrough } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
-import { dagFileName, planDags, renderDag, writeDags } from "../../src/orchestrate/airflow.js";
+import {
+  commonFileName,
+  dagFileName,
+  planDags,
+  renderCommon,
+  renderDag,
+  writeDags,
+} from "../../src/orchestrate/airflow.js";
 import {
   bootstrapArgs,
   findPipeline,
@@ -60,9 +68,12 @@ test("dags/ holds exactly what `tdf airflow render` writes today (run it after c
 
 describe("rendered DAG files", () => {
   let tmp: string;
+  let common: string;
   const files = new Map<PipelineDefinition, string>();
   before(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-dags-"));
+    common = path.join(tmp, commonFileName);
+    await fsp.writeFile(common, renderCommon());
     for (const p of pipelines) {
       const file = path.join(tmp, dagFileName(p));
       await fsp.writeFile(file, renderDag(p));
@@ -74,11 +85,19 @@ describe("rendered DAG files", () => {
   test("compile, and their syntax trees hold the definitions' tasks and dependencies", {
     skip: skip(astPython, "ast"),
   }, () => {
-    const all = [...files.values()];
+    const all = [common, ...files.values()];
     execFileSync(astPython as string, ["-m", "py_compile", ...all]);
     const read = JSON.parse(
       execFileSync(astPython as string, [path.join(here, "dag_ast.py"), ...all], { encoding: "utf8" }),
     ) as Record<string, { tasks: Record<string, unknown>[]; edges: string[]; operator: Record<string, string> }>;
+    const operator = read[common]?.operator ?? {};
+    assert.equal(operator.auto_remove, "'success'");
+    assert.equal(operator.mount_tmp_dir, "False");
+    assert.equal(operator.do_xcom_push, "xcom");
+    assert.match(operator.mounts ?? "", /Mount\(target=CODE_CACHE_DIR, source=CODE_CACHE_VOLUME, type='volume'\)/);
+    assert.equal(operator.environment, "dict(ENVIRONMENT)");
+    assert.equal(operator.private_environment, undefined, "secrets are never given at parse time");
+    assert.deepEqual(read[common]?.tasks, [], "the shared module defines no task");
     for (const [pipeline, file] of files) {
       const dag = read[file];
       assert.ok(dag);
@@ -92,15 +111,7 @@ describe("rendered DAG files", () => {
         assert.deepEqual(t.image, { name: resolve ? "RESOLVE_IMAGE" : "TASK_IMAGE" });
         assert.equal(t.xcom, resolve ? true : undefined, "only resolve_code pushes to XCom");
       }
-      assert.equal(dag.operator.auto_remove, "'success'");
-      assert.equal(dag.operator.mount_tmp_dir, "False");
-      assert.equal(dag.operator.do_xcom_push, "xcom");
-      assert.match(
-        dag.operator.mounts ?? "",
-        /Mount\(target=CODE_CACHE_DIR, source=CODE_CACHE_VOLUME, type='volume'\)/,
-      );
-      assert.equal(dag.operator.environment, "dict(ENVIRONMENT)");
-      assert.equal(dag.operator.private_environment, undefined, "secrets are never given at parse time");
+      assert.deepEqual(dag.operator, {}, "DAG files create tasks only through the shared tdf_task");
     }
   });
 
@@ -138,6 +149,7 @@ describe("rendered DAG files", () => {
         encoding: "utf8",
         env: {
           PATH: process.env.PATH,
+          PYTHONPATH: tmp, // the DAG folder, where tft_common is imported from
           FAKE_AIRFLOW_VERSION: airflow,
           FAKE_AIRFLOW_VARIABLES: JSON.stringify({ ...variables, ...extra }),
           FAKE_AIRFLOW_SCENARIO: JSON.stringify({
@@ -207,6 +219,7 @@ describe("rendered DAG files", () => {
         encoding: "utf8",
         env: {
           PATH: process.env.PATH,
+          PYTHONPATH: tmp,
           FAKE_AIRFLOW_VARIABLES: JSON.stringify({ GARAGE_ENDPOINT: "http://garage:3900" }),
           FAKE_AIRFLOW_SCENARIO: JSON.stringify({ params: { client_name: "acme" }, run_id: "r", xcom: resolved }),
         },
@@ -230,7 +243,7 @@ test("render refuses pipelines with unregistered tasks and removes their stale D
 
   const all = findPipeline("training").tasks.map((task) => task.name);
   const written = await writeDags(out, planDags([findPipeline("training")], all));
-  assert.deepEqual(written, [path.join(out, "tft_training.py")]);
+  assert.deepEqual(written, [path.join(out, commonFileName), path.join(out, "tft_training.py")]);
 
   // The command agrees with the plan for the tasks registered today.
   const stdout = new PassThrough();
