@@ -19,7 +19,8 @@ import { from as copyFrom } from "pg-copy-streams";
 import { TdfError } from "../core/errors.js";
 import { SinkError } from "./errors.js";
 import { assertLimit, assertRun, assertSomeRows, type PreparedRow, preparedChunks } from "./rows.js";
-import type { ForecastBatch, ForecastQuery, ForecastSink, ModelType, StoredForecast } from "./types.js";
+import { assertSchemaKnown, type ForecastRecord, latestVersionOf, type Migration, storedForecast } from "./table.js";
+import type { ForecastBatch, ForecastQuery, ForecastSink, StoredForecast } from "./types.js";
 
 export interface PostgresSinkOptions {
   /** `postgres://user:password@host:port/database` (DATABASE_URL; a secret). */
@@ -34,8 +35,7 @@ export interface PostgresSinkOptions {
 const MIGRATION_LOCK = [0x7464666d, 0] as const;
 const RUN_LOCK_CLASS = 0x74646672;
 
-/** Append only: a database records the versions it has in `tdf_schema_migrations`. */
-const migrations: readonly { version: number; description: string; sql: string }[] = [
+const migrations: readonly Migration[] = [
   {
     version: 1,
     description: "forecasts table",
@@ -68,7 +68,7 @@ const migrations: readonly { version: number; description: string; sql: string }
   },
 ];
 
-const latestVersion = migrations[migrations.length - 1]?.version ?? 0;
+const latestVersion = latestVersionOf(migrations);
 
 /** The columns each COPY row carries, in order; created_at is the column's default, the transaction's start. */
 const copiedColumns =
@@ -188,23 +188,8 @@ async function* binaryCopy(
   yield buf.subarray(0, pos);
 }
 
-interface ForecastRecord {
-  client: string;
-  pipeline_run_id: string;
-  sku: string;
-  forecast_date: string;
-  model_type: ModelType;
-  horizon_step: number;
-  p10: number;
-  p50: number;
-  p90: number;
-  quantiles: Record<string, number>;
-  cold_start: boolean;
-  model_name: string;
-  model_version: string;
-  code_sha: string | null;
-  created_at: string;
-}
+/** pg parses jsonb and boolean columns itself. */
+type PostgresRecord = ForecastRecord<Record<string, number>, boolean>;
 
 /** Where the URL points, without the password: for messages and logs. */
 function describeUrl(url: string): { location: string; server: string; database: string; user: string } {
@@ -332,15 +317,7 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
     return result.rows[0]?.v ?? 0;
   };
 
-  const assertKnown = (version: number) => {
-    if (version > latestVersion) {
-      throw new SinkError(
-        "SINK_SCHEMA",
-        `The forecast database ${location} has schema version ${version}, newer than this tdf knows (${latestVersion}); upgrade tdf.`,
-        { context: { location, schemaVersion: version } },
-      );
-    }
-  };
+  const assertKnown = (version: number) => assertSchemaKnown(version, latestVersion, location, { location });
 
   const migrate = async (client: pg.PoolClient): Promise<void> => {
     // Up to date (the usual case): no lock, no DDL, so a role without CREATE can export.
@@ -463,9 +440,9 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
         where.push(`model_type = $${params.length}`);
       }
       const limit = query.limit === undefined ? "" : ` LIMIT ${query.limit}`;
-      let records: ForecastRecord[];
+      let records: PostgresRecord[];
       try {
-        const result = await pool.query<ForecastRecord>(
+        const result = await pool.query<PostgresRecord>(
           `SELECT client, pipeline_run_id, sku, to_char(forecast_date, 'YYYY-MM-DD') AS forecast_date, model_type,
                   horizon_step, p10, p50, p90, quantiles, cold_start, model_name, model_version, code_sha,
                   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
@@ -478,23 +455,7 @@ export function postgresSink(options: PostgresSinkOptions): ForecastSink {
         if (error instanceof pg.DatabaseError && error.code === "42P01") return [];
         throw translate(error, action);
       }
-      return records.map((r) => ({
-        client: r.client,
-        pipelineRunId: r.pipeline_run_id,
-        sku: r.sku,
-        modelType: r.model_type,
-        forecastDate: r.forecast_date,
-        step: r.horizon_step,
-        p10: r.p10,
-        p50: r.p50,
-        p90: r.p90,
-        quantiles: r.quantiles,
-        coldStart: r.cold_start,
-        modelName: r.model_name,
-        modelVersion: r.model_version,
-        codeSha: r.code_sha,
-        createdAt: r.created_at,
-      }));
+      return records.map((r) => storedForecast(r, r.quantiles, r.cold_start));
     },
 
     async close() {

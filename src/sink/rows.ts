@@ -5,26 +5,15 @@
  */
 import { modelTypes } from "../tracking/index.js";
 import { SinkError } from "./errors.js";
-import type { ForecastBatch, ForecastRow, ModelType } from "./types.js";
+import type { ForecastBatch, ForecastRow, StoredForecast } from "./types.js";
 
 /** The quantile levels that have their own columns. */
 export const columnLevels = [0.1, 0.5, 0.9] as const;
 
 /** One row in the table's terms, without the run's columns (client, run id, created at). */
-export interface PreparedRow {
-  sku: string;
-  modelType: ModelType;
-  forecastDate: string;
-  step: number;
-  p10: number;
-  p50: number;
-  p90: number;
+export interface PreparedRow extends Omit<StoredForecast, "client" | "pipelineRunId" | "createdAt" | "quantiles"> {
   /** Every quantile as a JSON object, keys in order of level (`{"0.1":…,"0.5":…,"0.9":…}`). */
   quantilesJson: string;
-  coldStart: boolean;
-  modelName: string;
-  modelVersion: string;
-  codeSha: string | null;
 }
 
 function invalid(message: string, context?: Record<string, unknown>): SinkError {

@@ -14,7 +14,8 @@ import Database from "better-sqlite3";
 import { TdfError } from "../core/errors.js";
 import { SinkError } from "./errors.js";
 import { assertLimit, assertRun, assertSomeRows, type PreparedRow, preparedChunks } from "./rows.js";
-import type { ForecastBatch, ForecastQuery, ForecastSink, ModelType, StoredForecast } from "./types.js";
+import { assertSchemaKnown, type ForecastRecord, latestVersionOf, type Migration, storedForecast } from "./table.js";
+import type { ForecastBatch, ForecastQuery, ForecastSink, StoredForecast } from "./types.js";
 
 export interface SqliteSinkOptions {
   /** The database file; created, with its folder, on the first export. */
@@ -25,8 +26,7 @@ export interface SqliteSinkOptions {
 
 const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
 
-/** Append only: a database records the versions it has in `tdf_schema_migrations`. */
-const migrations: readonly { version: number; description: string; sql: string }[] = [
+const migrations: readonly Migration[] = [
   {
     version: 1,
     description: "forecasts table",
@@ -55,7 +55,7 @@ const migrations: readonly { version: number; description: string; sql: string }
   },
 ];
 
-const latestVersion = migrations[migrations.length - 1]?.version ?? 0;
+const latestVersion = latestVersionOf(migrations);
 
 const stagedColumns = [
   "sku",
@@ -72,23 +72,8 @@ const stagedColumns = [
   "code_sha",
 ] as const;
 
-interface ForecastRecord {
-  client: string;
-  pipeline_run_id: string;
-  sku: string;
-  forecast_date: string;
-  model_type: ModelType;
-  horizon_step: number;
-  p10: number;
-  p50: number;
-  p90: number;
-  quantiles: string;
-  cold_start: number;
-  model_name: string;
-  model_version: string;
-  code_sha: string | null;
-  created_at: string;
-}
+/** SQLite hands back the quantiles as JSON text and cold_start as 0/1. */
+type SqliteRecord = ForecastRecord<string, number>;
 
 export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
   const databasePath = path.resolve(options.path);
@@ -134,15 +119,7 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
     return (conn.prepare("SELECT max(version) AS v FROM tdf_schema_migrations").get() as { v: number | null }).v ?? 0;
   };
 
-  const assertKnown = (version: number) => {
-    if (version > latestVersion) {
-      throw new SinkError(
-        "SINK_SCHEMA",
-        `The forecast database ${databasePath} has schema version ${version}, newer than this tdf knows (${latestVersion}); upgrade tdf.`,
-        { context: { databasePath, schemaVersion: version } },
-      );
-    }
-  };
+  const assertKnown = (version: number) => assertSchemaKnown(version, latestVersion, databasePath, { databasePath });
 
   const migrate = (conn: Database.Database): void => {
     // Up to date (the usual case): a plain read, no write lock, so reading never waits on an export.
@@ -316,24 +293,10 @@ export function sqliteSink(options: SqliteSinkOptions): ForecastSink {
         const limit = query.limit === undefined ? "" : ` LIMIT ${query.limit}`;
         const records = conn
           .prepare(`SELECT * FROM forecasts WHERE ${where.join(" AND ")} ORDER BY sku, forecast_date${limit}`)
-          .all(...params) as ForecastRecord[];
-        return records.map((r) => ({
-          client: r.client,
-          pipelineRunId: r.pipeline_run_id,
-          sku: r.sku,
-          modelType: r.model_type,
-          forecastDate: r.forecast_date,
-          step: r.horizon_step,
-          p10: r.p10,
-          p50: r.p50,
-          p90: r.p90,
-          quantiles: JSON.parse(r.quantiles) as Record<string, number>,
-          coldStart: r.cold_start === 1,
-          modelName: r.model_name,
-          modelVersion: r.model_version,
-          codeSha: r.code_sha,
-          createdAt: r.created_at,
-        }));
+          .all(...params) as SqliteRecord[];
+        return records.map((r) =>
+          storedForecast(r, JSON.parse(r.quantiles) as Record<string, number>, r.cold_start === 1),
+        );
       } catch (error) {
         throw translate(error, `read the forecasts of client ${query.client}`);
       }
