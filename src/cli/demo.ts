@@ -75,12 +75,14 @@ export function registerDemoCommand(program: Command, context: CliContext, env: 
       });
       const sha = published.sha;
 
-      // The demo's training profile, unless the caller set one: small batches of few epochs.
+      // The demo's training profile, unless the caller set one: few, small epochs.
       const taskEnv: Env = {
         ...env,
         TRAINING_MAX_EPOCHS: env.TRAINING_MAX_EPOCHS ?? size.epochs,
         TRAINING_BATCH_SIZE: env.TRAINING_BATCH_SIZE ?? "64",
         TRAINING_BATCHES_PER_EPOCH: env.TRAINING_BATCHES_PER_EPOCH ?? size.batchesPerEpoch,
+        // The model's recommended rate: the deployment guide's 0.01 overshoots in so few epochs.
+        TRAINING_LEARNING_RATE: env.TRAINING_LEARNING_RATE ?? "0.003",
       };
       const runner = await createCliRunner(context, taskEnv, config.parallelism);
       const timings: { name: string; seconds: number; status: string }[] = [];

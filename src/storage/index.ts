@@ -8,8 +8,8 @@ import type { ObjectStore } from "./types.js";
 
 export { StorageError, type StorageErrorCode } from "./errors.js";
 export { assertBucket, assertKey, parseObjectPath } from "./keys.js";
-export type { ObjectBody, ObjectEntry, ObjectInfo, ObjectStore, PutOptions, StoredObject } from "./types.js";
 export { downloadToFile, uploadFile } from "./transfer.js";
+export type { ObjectBody, ObjectEntry, ObjectInfo, ObjectStore, PutOptions, StoredObject } from "./types.js";
 
 /** Which key pair to use against S3: CI publishes code, the runtime (Airflow) key reads and writes data. */
 export type StoreRole = "cicd" | "runtime";
