@@ -199,6 +199,8 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
     // Per model type, one streaming statement: the history (the filled sales, then zeros to the end
     // for active SKUs), its known covariates, the target's lags and rolling statistics, sorted.
     for (const type of modelTypes) {
+      // The prices are joined before the window and the text columns after it, so the hash table,
+      // the window's partitions and the final sort never need memory at the same time.
       await engine.run(
         `COPY (
            WITH history AS (
@@ -207,18 +209,18 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
              UNION ALL
              SELECT sku_id, unnest(generate_series(last_t + 1, end_t))::INTEGER AS t, 0::DOUBLE AS quantity
              FROM statics WHERE model_type = '${type}' AND last_t < end_t
+           ), priced AS (
+             SELECT h.*, pr.price, pr.promo FROM history h LEFT JOIN ${pricesOf(type)} pr ON pr.sku_id = h.sku_id AND pr.t = h.t
            ), features AS (
-             SELECT sku_id, t, quantity, ${unknown.sql.join(", ")}
-             FROM history WINDOW w AS (PARTITION BY sku_id ORDER BY t)
+             SELECT *, ${unknown.sql.join(", ")} FROM priced WINDOW w AS (PARTITION BY sku_id ORDER BY t)
            )
-           SELECT lb.sku, (${start} + f.t * ${interval})::DATE AS date, f.t AS time_idx, f.quantity,
-                  ${statics.join(", ")}, ${knownSql.join(", ")}, ${unknown.names.map((n) => `f.${n}`).join(", ")}
-           FROM features f
-           JOIN statics st ON st.sku_id = f.sku_id
-           JOIN labels lb ON lb.sku_id = f.sku_id
-           JOIN ${calendarByIndex} cal ON cal.t = f.t
-           LEFT JOIN ${pricesOf(type)} pr ON pr.sku_id = f.sku_id AND pr.t = f.t
-           ORDER BY f.sku_id, f.t
+           SELECT lb.sku, (${start} + pr.t * ${interval})::DATE AS date, pr.t AS time_idx, pr.quantity,
+                  ${statics.join(", ")}, ${knownSql.join(", ")}, ${unknown.names.map((n) => `pr.${n}`).join(", ")}
+           FROM features pr
+           JOIN statics st ON st.sku_id = pr.sku_id
+           JOIN labels lb ON lb.sku_id = pr.sku_id
+           JOIN ${calendarByIndex} cal ON cal.t = pr.t
+           ORDER BY pr.sku_id, pr.t
          ) TO ${sqlString(files[type])} (FORMAT parquet)`,
       );
     }
