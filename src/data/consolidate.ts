@@ -221,7 +221,7 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
            JOIN labels lb ON lb.sku_id = pr.sku_id
            JOIN ${calendarByIndex} cal ON cal.t = pr.t
            ORDER BY pr.sku_id, pr.t
-         ) TO ${sqlString(files[type])} (FORMAT parquet)`,
+         ) TO ${sqlString(files[type])} (FORMAT parquet, COMPRESSION zstd)`,
       );
     }
     await engine.run(
@@ -235,7 +235,7 @@ export async function consolidate(context: DataContext): Promise<ConsolidatedSum
                     WHERE p.date > ${end}) pr ON pr.sku_id = st.sku_id AND pr.t = cal.t
          WHERE st.status = 'active'
          ORDER BY st.sku_id, cal.t
-       ) TO ${sqlString(files.future)} (FORMAT parquet)`,
+       ) TO ${sqlString(files.future)} (FORMAT parquet, COMPRESSION zstd)`,
     );
 
     const rowsOf = async (file: string) => {

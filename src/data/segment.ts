@@ -96,7 +96,9 @@ export async function segmentSkus(context: DataContext): Promise<SegmentsSummary
        FROM classified`,
     );
     const file = await scratchFile(context, "segments.parquet");
-    await engine.run(`COPY (SELECT * FROM segments ORDER BY sku) TO ${sqlString(file)} (FORMAT parquet)`);
+    await engine.run(
+      `COPY (SELECT * FROM segments ORDER BY sku) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
 
     const counts = await engine.rows<{
       model_type: ModelType;

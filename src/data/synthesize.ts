@@ -313,7 +313,7 @@ async function toParquet(dir: string, files: Record<SourceName | "settings", str
       const csv = files[source];
       const parquet = path.join(dir, `${source}.parquet`);
       await engine.run(
-        `COPY (SELECT * FROM read_csv(${sqlString(csv)}, header = true)) TO ${sqlString(parquet)} (FORMAT parquet)`,
+        `COPY (SELECT * FROM read_csv(${sqlString(csv)}, header = true)) TO ${sqlString(parquet)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await fsp.rm(csv);
       files[source] = parquet;

@@ -59,7 +59,7 @@ export async function transformEvents(context: DataContext): Promise<CalendarTra
                   coalesce(names, 'none') AS events, (day > ${end})::INTEGER AS is_future
            FROM days`;
     const file = await scratchFile(context, "calendar.parquet");
-    await engine.run(`COPY (${select} ORDER BY date) TO ${sqlString(file)} (FORMAT parquet)`);
+    await engine.run(`COPY (${select} ORDER BY date) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
     const [result = { periods: 0, eventDays: 0 }] = await engine.rows<CalendarTransformResult>(
       `SELECT (SELECT count(*) FROM read_parquet(${sqlString(file)}))::INTEGER AS periods,
               (SELECT count(*) FROM days WHERE n_events > 0)::INTEGER AS eventDays`,

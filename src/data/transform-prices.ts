@@ -30,7 +30,7 @@ export async function transformPrices(context: DataContext): Promise<PricesTrans
     if (!table) {
       await engine.run(
         `COPY (SELECT NULL::VARCHAR AS sku, NULL::DATE AS date, NULL::DOUBLE AS price, NULL::INTEGER AS promo LIMIT 0)
-         TO ${sqlString(file)} (FORMAT parquet)`,
+         TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       );
     } else {
       await stageRaw(engine, table, "prices_raw");
@@ -74,7 +74,7 @@ export async function transformPrices(context: DataContext): Promise<PricesTrans
           ? `SELECT sku, date_trunc('week', date)::DATE AS date, avg(price) AS price, max(promo)::INTEGER AS promo
              FROM (${daily}) WHERE date <= ${futureEnd} GROUP BY 1, 2`
           : `SELECT sku, date, price, promo FROM (${daily}) WHERE date <= ${futureEnd}`;
-      await engine.run(`COPY (${select}) TO ${sqlString(file)} (FORMAT parquet)`);
+      await engine.run(`COPY (${select}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
       [result = result] = await engine.rows<PricesTransformResult>(
         `SELECT count(*)::INTEGER AS rows, count(DISTINCT sku)::INTEGER AS skus FROM read_parquet(${sqlString(file)})`,
       );

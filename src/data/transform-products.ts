@@ -56,7 +56,7 @@ export async function transformProducts(context: DataContext): Promise<ProductsT
     if (!table) {
       await engine.run(
         `COPY (SELECT NULL::VARCHAR AS sku, NULL::VARCHAR AS category, NULL::VARCHAR AS brand, NULL::DATE AS launch_date LIMIT 0)
-         TO ${sqlString(file)} (FORMAT parquet)`,
+         TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       result = { rows: 0, attributes: [] };
     } else {
@@ -84,7 +84,7 @@ export async function transformProducts(context: DataContext): Promise<ProductsT
            FROM products_raw
            QUALIFY row_number() OVER (PARTITION BY ${typed("sku", "text")} ORDER BY rowid DESC) = 1
            ORDER BY sku
-         ) TO ${sqlString(file)} (FORMAT parquet)`,
+         ) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       const [{ rows } = { rows: 0 }] = await engine.rows<{ rows: number }>(
         `SELECT count(*)::INTEGER AS rows FROM read_parquet(${sqlString(file)})`,

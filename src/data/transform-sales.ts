@@ -72,7 +72,7 @@ export async function transformSales(context: DataContext): Promise<SalesTransfo
                 unnest(list_concat([quantity], list_resize([]::DOUBLE[], span - 1, 0.0))) AS quantity,
                 unnest(list_concat([${revenueOut}], list_resize([]::DOUBLE[], span - 1, ${report.sales.hasRevenue ? "0.0" : "NULL"}))) AS revenue
          FROM spans
-       ) TO ${sqlString(file)} (FORMAT parquet)`,
+       ) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const [stats = { rows: 0 }] = await engine.rows<SalesTransformResult>(
       `SELECT sum(num_rows)::INTEGER AS rows FROM parquet_file_metadata(${sqlString(file)})`,
