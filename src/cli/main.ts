@@ -66,16 +66,17 @@ export async function main(argv: readonly string[], env: Env, io: CliIo): Promis
       io.stdout.write(`${JSON.stringify(shown, null, options.json ? undefined : 2)}\n`);
     });
 
-  registerStoreCommands(program, context);
-  registerCodeCommands(program, context, env);
-  registerDataCommands(program, context);
-  registerDoctorCommand(program, context);
-  registerTrackingCommands(program, context);
-  registerForecastCommands(program, context);
-  registerTaskCommand(program, context, env);
+  // Help lists commands in this order: the main job first, the plumbing last.
   registerDemoCommand(program, context, env);
   registerRunCommands(program, context, env);
+  registerForecastCommands(program, context);
+  registerTrackingCommands(program, context);
+  registerDataCommands(program, context);
+  registerTaskCommand(program, context, env);
+  registerCodeCommands(program, context, env);
+  registerStoreCommands(program, context);
   registerAirflowCommands(program, context);
+  registerDoctorCommand(program, context);
 
   try {
     await program.parseAsync(argv, { from: "user" });
