@@ -49,24 +49,25 @@ export async function transformSales(context: DataContext): Promise<SalesTransfo
     const step = settings.frequency === "weekly" ? 7 : 1;
     const revenueOut = report.sales.hasRevenue ? "revenue" : "NULL::DOUBLE";
     const file = await scratchFile(context, "sales.parquet");
-    // Each period with sales carries the zero periods that follow it up to the next one (or to the
-    // SKU's last sale): the calendar is filled without joining a grid of every period.
+    // Rows of one SKU and period are added up by a window over their peers (sorting once serves both
+    // that and the fill, where a hash aggregation of millions of keys would cost more); then each
+    // period with sales carries the zero periods up to the next one, so the calendar is filled
+    // without joining a grid of every period.
     await engine.run(
       `COPY (
-         WITH periods AS (
-           SELECT sku, date, greatest(sum(quantity), 0) AS quantity, greatest(sum(revenue), 0) AS revenue
-           FROM (
-             SELECT ${typed("sku", "text")} AS sku, ${periodOf(date, report)} AS date, ${quantity} AS quantity, ${revenue} AS revenue
-             FROM ${from} WHERE ${keep.join(" AND ")} ${dedupe}
-           ) GROUP BY sku, date
-         ), marked AS (
-           SELECT *, min(date) FILTER (WHERE quantity > 0) OVER (PARTITION BY sku) AS first,
-                  max(date) FILTER (WHERE quantity > 0) OVER (PARTITION BY sku) AS last,
-                  lead(date) OVER (PARTITION BY sku ORDER BY date) AS next
-           FROM periods
+         WITH rows AS (
+           SELECT ${typed("sku", "text")} AS sku, ${periodOf(date, report)} AS date, ${quantity} AS quantity, ${revenue} AS revenue
+           FROM ${from} WHERE ${keep.join(" AND ")} ${dedupe}
+         ), dated AS (
+           SELECT sku, date, sum(quantity) OVER peers AS quantity, sum(revenue) OVER peers AS revenue,
+                  lead(date) OVER w AS following
+           FROM rows WINDOW w AS (PARTITION BY sku ORDER BY date), peers AS (w RANGE BETWEEN CURRENT ROW AND CURRENT ROW)
+         ), periods AS (
+           SELECT sku, date, quantity, greatest(revenue, 0) AS revenue
+           FROM dated WHERE following IS DISTINCT FROM date AND quantity > 0
          ), spans AS (
-           SELECT sku, date, quantity, revenue, ((least(coalesce(next, last + ${step}), last + ${step}) - date) // ${step})::INTEGER AS span
-           FROM marked WHERE date BETWEEN first AND last
+           SELECT *, ((coalesce(lead(date) OVER (PARTITION BY sku ORDER BY date), date + ${step}) - date) // ${step})::INTEGER AS span
+           FROM periods
          )
          SELECT sku, unnest(generate_series(date, date + (span - 1) * ${step}, INTERVAL ${step} DAY))::DATE AS date,
                 unnest(list_concat([quantity], list_resize([]::DOUBLE[], span - 1, 0.0))) AS quantity,
