@@ -12,7 +12,7 @@ export const lockfileName = "package-lock.json";
 export const dockerDir = "docker";
 
 export async function dependencyHash(root: string): Promise<string> {
-  const files = [lockfileName, ...(await walkFiles(root, dockerDir))];
+  const files = [lockfileName, ...walkFiles(root, dockerDir)];
   const hash = createHash("sha256");
   for (const file of files) {
     const content = await fsp.readFile(path.join(root, file));

@@ -1,6 +1,9 @@
 /** The few facts about the git checkout a package records, read with the git command line. */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
+import { isFullSha } from "./layout.js";
 
 const run = promisify(execFile);
 
@@ -36,8 +39,37 @@ export async function gitInfo(root: string): Promise<GitInfo | undefined> {
     else if (line.startsWith("# branch.head ")) branch = line.slice("# branch.head ".length);
     else if (line !== "" && !line.startsWith("#")) dirty = true;
   }
-  if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) return undefined;
+  if (sha === undefined || !isFullSha(sha)) return undefined;
   return { sha, branch: branch === "(detached)" ? undefined : branch, dirty };
+}
+
+/**
+ * The commit HEAD names, read from `.git`'s files without starting git, so that publishing can ask the
+ * store about it while `git status` (a process start, ~20 ms) is still running. Only the plain layout is read (HEAD naming a
+ * branch whose ref is loose or packed, or a detached SHA); anything else (a worktree, a submodule,
+ * another ref storage, a folder below the repository's root) gives undefined, and the caller asks git.
+ */
+export function readHeadSha(root: string): string | undefined {
+  const gitDir = path.join(root, ".git");
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(path.join(gitDir, file), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const head = read("HEAD")?.trim();
+  if (head === undefined) return undefined;
+  if (isFullSha(head)) return head;
+  const ref = /^ref: (refs\/heads\/[^\s]+)$/.exec(head)?.[1];
+  if (ref === undefined || ref.split("/").includes("..")) return undefined;
+  const loose = read(ref)?.trim();
+  if (loose !== undefined) return isFullSha(loose) ? loose : undefined;
+  for (const line of (read("packed-refs") ?? "").split("\n")) {
+    const [sha, name] = line.split(" ");
+    if (name === ref && sha !== undefined && isFullSha(sha)) return sha;
+  }
+  return undefined;
 }
 
 /** Files under `paths` that git does not ignore (tracked, or untracked and not ignored). */

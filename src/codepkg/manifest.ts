@@ -22,7 +22,17 @@ export interface Manifest {
   version: string;
   git: { sha: string; branch: string | undefined; dirty: boolean };
   createdAt: string;
-  archive: { key: string; sha256: string; size: number; fileCount: number };
+  archive: {
+    key: string;
+    sha256: string;
+    /**
+     * MD5 of the archive: the ETag a single-part upload of it has, so a HEAD proves the stored bytes
+     * are these without downloading them. Absent from manifests written before it was recorded.
+     */
+    md5?: string;
+    size: number;
+    fileCount: number;
+  };
   /** Hash of the packed files' paths, modes and contents: equal trees have equal content hashes. */
   contentHash: string;
   /** See `dependencyHash`: the base image built from the same inputs carries this hash. */
@@ -58,6 +68,7 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
     throw invalid(`its format version is ${m.formatVersion}, expected ${manifestFormatVersion}`);
   if (!m.git || !hex(40).test(String(m.git.sha))) throw invalid("git.sha is not a 40-character SHA");
   if (!m.archive || !hex(64).test(String(m.archive.sha256))) throw invalid("archive.sha256 is missing");
+  if (m.archive.md5 !== undefined && !hex(32).test(String(m.archive.md5))) throw invalid("archive.md5 is not an MD5");
   if (!Number.isSafeInteger(m.archive.size) || (m.archive.size ?? -1) < 0) throw invalid("archive.size is not a size");
   if (!hex(64).test(String(m.dependencyHash))) throw invalid("dependencyHash is missing");
   if (!hex(64).test(String(m.contentHash))) throw invalid("contentHash is missing");

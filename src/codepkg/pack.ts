@@ -6,18 +6,19 @@
  * written unless every check passes: no likely secret, archive under the size limit.
  */
 import { createHash, type KeyObject } from "node:crypto";
+import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../core/atomic-file.js";
 import { dependencyHash, lockfileName } from "./deps-hash.js";
 import { CodePackageError } from "./errors.js";
 import { sortPaths, walkFiles } from "./files.js";
-import { gitInfo, isGitRepository, unignoredFiles } from "./git.js";
-import { archiveKey, manifestKey, signatureKey } from "./layout.js";
+import { type GitInfo, gitInfo, isGitRepository, unignoredFiles } from "./git.js";
+import { archiveKey, isFullSha, manifestKey, signatureKey } from "./layout.js";
 import { type Manifest, manifestFormatVersion, type Provenance, serializeManifest } from "./manifest.js";
 import { scanForSecrets } from "./secrets-scan.js";
 import { loadSigningKey, signManifest } from "./signing.js";
-import { writeDeterministicTarGz } from "./tarball.js";
+import { buildDeterministicTarGz } from "./tarball.js";
 
 export const distDir = "dist";
 export const defaultEntry = ["node", "dist/cli/bin.js"];
@@ -38,15 +39,10 @@ export interface PackOptions {
   now?: Date;
 }
 
-export interface PackResult {
-  manifest: Manifest;
-  manifestBytes: Buffer;
-  signatureBytes: Buffer | undefined;
+export interface PackResult extends BuiltPack {
   archivePath: string;
   manifestPath: string;
   signaturePath: string | undefined;
-  /** MD5 of the archive: the ETag a single-part upload must come back with. */
-  archiveMd5: string;
 }
 
 /** A file to pack, read once: hashing, the secret scan and the archive all use these bytes. */
@@ -56,27 +52,29 @@ export interface PackFile {
   mode: number;
 }
 
-const READ_CONCURRENCY = 16;
-
-async function readPackFile(root: string, file: string): Promise<PackFile | undefined> {
+/**
+ * Reads a file to pack; undefined when git tracks it but the work tree deleted it (not part of what
+ * runs). Synchronous: a package is a few hundred small files, and reading them in order on this
+ * thread is several times faster than a promise per file through the thread pool.
+ */
+function readPackFile(root: string, file: string): PackFile | undefined {
+  const full = path.join(root, file);
   try {
-    const full = path.join(root, file);
-    const [content, stats] = await Promise.all([fsp.readFile(full), fsp.stat(full)]);
+    const content = fs.readFileSync(full);
     // Only the executable bit survives; everything else is normalised.
-    return { path: file, content, mode: stats.mode & 0o111 ? 0o755 : 0o644 };
+    return { path: file, content, mode: fs.statSync(full).mode & 0o111 ? 0o755 : 0o644 };
   } catch (error) {
-    // Tracked in git but deleted from the work tree: not part of what runs.
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
 }
 
-/** The files to pack, checked for secrets, with the content hash of the whole tree. */
+/** The files to pack, with the content hash of the whole tree (secrets are checked apart). */
 export async function collectFiles(
   root: string,
   include: readonly string[],
 ): Promise<{ files: PackFile[]; contentHash: string }> {
-  const built = await walkFiles(root, distDir);
+  const built = walkFiles(root, distDir);
   if (built.length === 0) {
     throw new CodePackageError(
       "PACK_NOT_BUILT",
@@ -85,34 +83,33 @@ export async function collectFiles(
   }
   const required = ["package.json", lockfileName];
   for (const file of required) {
-    await fsp.access(path.join(root, file)).catch((cause: unknown) => {
+    if (!fs.existsSync(path.join(root, file))) {
       throw new CodePackageError(
         "PACK_NOT_BUILT",
         `${file} is missing from ${root}; run \`npm install\` to create it.`,
-        { cause },
       );
-    });
+    }
   }
   let extra: string[] = [];
   if (include.length > 0) {
     extra = (await isGitRepository(root))
       ? await unignoredFiles(root, [...include])
-      : (await Promise.all(include.map((entry) => walkFiles(root, entry)))).flat();
+      : include.flatMap((entry) => walkFiles(root, entry));
   }
 
-  const paths = sortPaths([...built, ...required, ...extra]);
-  const read: Array<PackFile | undefined> = [];
-  for (let i = 0; i < paths.length; i += READ_CONCURRENCY) {
-    read.push(...(await Promise.all(paths.slice(i, i + READ_CONCURRENCY).map((file) => readPackFile(root, file)))));
-  }
-  const files = read.filter((f): f is PackFile => f !== undefined);
+  const files = sortPaths([...built, ...required, ...extra])
+    .map((file) => readPackFile(root, file))
+    .filter((f): f is PackFile => f !== undefined);
   const tree = createHash("sha256");
-  const findings = [];
   for (const file of files) {
-    const finding = scanForSecrets(file.path, file.content);
-    if (finding) findings.push(finding);
     tree.update(`${file.path}\0${file.mode.toString(8)}\0${createHash("sha256").update(file.content).digest("hex")}\n`);
   }
+  return { files, contentHash: tree.digest("hex") };
+}
+
+/** Refuses files that look like secrets, naming every one found. */
+export function refuseSecrets(files: readonly PackFile[]): void {
+  const findings = files.map((file) => scanForSecrets(file.path, file.content)).filter((f) => f !== undefined);
   if (findings.length > 0) {
     const list = findings.map((f) => `${f.path} (${f.reason})`).join(", ");
     throw new CodePackageError(
@@ -121,7 +118,6 @@ export async function collectFiles(
       { context: { paths: findings.map((f) => f.path) } },
     );
   }
-  return { files, contentHash: tree.digest("hex") };
 }
 
 async function packageInfo(root: string): Promise<{ name: string; version: string; node: string | undefined }> {
@@ -135,98 +131,120 @@ async function packageInfo(root: string): Promise<{ name: string; version: strin
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Everything about a package that can be known before its archive is written. */
+/** Everything about a package that can be known before its archive is built. */
 export interface PreparedPack {
   root: string;
   sha: string;
-  git: { sha: string; branch: string | undefined; dirty: boolean };
+  git: GitInfo;
   files: PackFile[];
   contentHash: string;
   signingKey: KeyObject | undefined;
 }
 
-/** Finds the commit, collects and checks the files, and hashes the tree; writes nothing. */
-export async function preparePack(options: Omit<PackOptions, "outDir">): Promise<PreparedPack> {
-  const root = path.resolve(options.root);
-  // Reading the tree and asking git (a process start, ~20 ms) go on together; git's verdict, if
-  // it refuses, is reported first.
-  const collecting = collectFiles(root, options.include ?? []);
-  collecting.catch(() => {});
-  const git = await gitInfo(root);
-  if (git && options.sha && options.sha !== git.sha) {
+/** The commit to name the package by: git's, or `--sha` outside a repository; refused otherwise. */
+export function packageSha(root: string, git: GitInfo | undefined, sha: string | undefined): string {
+  if (git && sha && sha !== git.sha) {
     throw new CodePackageError(
       "PACK_NOT_A_REPOSITORY",
-      `--sha ${options.sha} disagrees with the checkout's commit ${git.sha}; omit --sha inside a repository.`,
+      `--sha ${sha} disagrees with the checkout's commit ${git.sha}; omit --sha inside a repository.`,
     );
   }
-  const sha = git?.sha ?? options.sha;
-  if (sha === undefined || !/^[0-9a-f]{40}$/.test(sha)) {
+  const named = git?.sha ?? sha;
+  if (named === undefined || !isFullSha(named)) {
     throw new CodePackageError(
       "PACK_NOT_A_REPOSITORY",
       `${root} is not a git repository, so the code has no commit to be named by; pack from a clone or pass --sha <40-hex SHA>.`,
     );
   }
+  return named;
+}
+
+/** Finds the commit, collects and checks the files, and hashes the tree; writes nothing. */
+export async function preparePack(options: Omit<PackOptions, "outDir">): Promise<PreparedPack> {
+  const root = path.resolve(options.root);
+  // git (a process start, ~20 ms) answers while the files are read; its verdict is reported first.
+  const asking = gitInfo(root);
+  const collecting = collectFiles(root, options.include ?? []);
+  collecting.catch(() => {});
+  const git = await asking;
+  const sha = packageSha(root, git, options.sha);
   const signingKey = options.signingKey === undefined ? undefined : loadSigningKey(options.signingKey);
   const { files, contentHash } = await collecting;
+  refuseSecrets(files);
   return { root, sha, git: git ?? { sha, branch: undefined, dirty: false }, files, contentHash, signingKey };
 }
 
-/** Writes the archive, manifest and signature of a prepared pack into `outDir`. */
-export async function writePack(
-  prepared: PreparedPack,
-  options: Pick<PackOptions, "outDir" | "maxBytes" | "provenance" | "now">,
-): Promise<PackResult> {
-  const { root, sha, files } = prepared;
-  await fsp.mkdir(options.outDir, { recursive: true });
-  const archivePath = path.join(options.outDir, archiveKey(sha));
-  const temp = `${archivePath}.${process.pid}.tmp`;
-  let digest: Awaited<ReturnType<typeof writeDeterministicTarGz>>;
-  try {
-    digest = await writeDeterministicTarGz(files, temp);
-    const maxBytes = options.maxBytes ?? defaultMaxBytes;
-    if (digest.size > maxBytes) {
-      const largest = [...files]
-        .sort((a, b) => b.content.length - a.content.length)
-        .slice(0, 5)
-        .map((f) => `${f.path} (${mib(f.content.length)})`)
-        .join(", ");
-      throw new CodePackageError(
-        "PACK_TOO_LARGE",
-        `The code archive would be ${mib(digest.size)}, over the ${mib(maxBytes)} limit (TDF_PACKAGE_MAX_MIB); the largest files are ${largest}.`,
-        { context: { size: digest.size, maxBytes } },
-      );
-    }
-    await fsp.rename(temp, archivePath);
-  } catch (error) {
-    await fsp.rm(temp, { force: true });
-    throw error;
-  }
+/** A package built in memory: what `pack` writes to a folder and `publish` uploads. */
+export interface BuiltPack {
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  signatureBytes: Buffer | undefined;
+  archive: Buffer;
+}
 
-  const info = await packageInfo(root);
+/** Builds the archive, manifest and signature of a prepared pack, refusing one over the size limit. */
+export async function buildPack(
+  prepared: PreparedPack,
+  options: Pick<PackOptions, "maxBytes" | "provenance" | "now">,
+): Promise<BuiltPack> {
+  const { root, sha, files } = prepared;
+  const [archive, info, dependencies] = await Promise.all([
+    buildDeterministicTarGz(files),
+    packageInfo(root),
+    dependencyHash(root),
+  ]);
+  const maxBytes = options.maxBytes ?? defaultMaxBytes;
+  if (archive.size > maxBytes) {
+    const largest = [...files]
+      .sort((a, b) => b.content.length - a.content.length)
+      .slice(0, 5)
+      .map((f) => `${f.path} (${mib(f.content.length)})`)
+      .join(", ");
+    throw new CodePackageError(
+      "PACK_TOO_LARGE",
+      `The code archive would be ${mib(archive.size)}, over the ${mib(maxBytes)} limit (TDF_PACKAGE_MAX_MIB); the largest files are ${largest}.`,
+      { context: { size: archive.size, maxBytes } },
+    );
+  }
   const manifest: Manifest = {
     formatVersion: manifestFormatVersion,
     name: info.name,
     version: info.version,
     git: prepared.git,
     createdAt: (options.now ?? new Date()).toISOString(),
-    archive: { key: archiveKey(sha), sha256: digest.sha256, size: digest.size, fileCount: files.length },
+    archive: {
+      key: archiveKey(sha),
+      sha256: archive.sha256,
+      md5: archive.md5,
+      size: archive.size,
+      fileCount: files.length,
+    },
     contentHash: prepared.contentHash,
-    dependencyHash: await dependencyHash(root),
+    dependencyHash: dependencies,
     node: info.node,
     entry: defaultEntry,
     provenance: options.provenance,
   };
   const manifestBytes = serializeManifest(manifest);
+  const signatureBytes = prepared.signingKey ? signManifest(manifestBytes, prepared.signingKey) : undefined;
+  return { manifest, manifestBytes, signatureBytes, archive: archive.bytes };
+}
+
+/** Writes a prepared pack's archive, manifest and signature into `outDir`. */
+export async function writePack(
+  prepared: PreparedPack,
+  options: Pick<PackOptions, "outDir" | "maxBytes" | "provenance" | "now">,
+): Promise<PackResult> {
+  const built = await buildPack(prepared, options);
+  const { sha } = prepared;
+  await fsp.mkdir(options.outDir, { recursive: true });
+  const archivePath = path.join(options.outDir, archiveKey(sha));
   const manifestPath = path.join(options.outDir, manifestKey(sha));
-  await writeFileAtomic(manifestPath, manifestBytes);
-  let signatureBytes: Buffer | undefined;
-  let signaturePath: string | undefined;
-  if (prepared.signingKey) {
-    signatureBytes = signManifest(manifestBytes, prepared.signingKey);
-    signaturePath = path.join(options.outDir, signatureKey(sha));
-    await writeFileAtomic(signaturePath, signatureBytes);
-  }
-  return { manifest, manifestBytes, signatureBytes, archivePath, manifestPath, signaturePath, archiveMd5: digest.md5 };
+  const signaturePath = built.signatureBytes ? path.join(options.outDir, signatureKey(sha)) : undefined;
+  await writeFileAtomic(archivePath, built.archive);
+  await writeFileAtomic(manifestPath, built.manifestBytes);
+  if (signaturePath && built.signatureBytes) await writeFileAtomic(signaturePath, built.signatureBytes);
+  return { ...built, archivePath, manifestPath, signaturePath };
 }
 
 export async function pack(options: PackOptions): Promise<PackResult> {

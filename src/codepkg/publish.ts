@@ -3,17 +3,16 @@
  * holds, and only then move `latest`. Unchanged code is not uploaded again.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ObjectInfo, ObjectStore } from "../storage/types.js";
 import { CodePackageError } from "./errors.js";
+import { gitInfo, readHeadSha } from "./git.js";
 import { archiveKey, manifestKey, signatureKey } from "./layout.js";
 import { type Manifest, parseManifest } from "./manifest.js";
-import { type PackOptions, preparePack, writePack } from "./pack.js";
+import { type BuiltPack, buildPack, collectFiles, type PackOptions, packageSha, refuseSecrets } from "./pack.js";
 import { type LatestPointer, moveLatest, readLatestPointer } from "./releases.js";
-import { signManifest } from "./signing.js";
+import { loadSigningKey, signManifest } from "./signing.js";
 
 export interface PublishOptions extends Omit<PackOptions, "outDir"> {
   store: ObjectStore;
@@ -36,7 +35,6 @@ export interface PublishResult {
 
 const md5Of = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 
-/** Whether the stored archive's bytes hash to `sha256` (a full download: metadata can be stale). */
 /** The stored archive's description and the sha256 of its bytes (a full download), or null. */
 async function downloadDigest(
   store: ObjectStore,
@@ -50,8 +48,22 @@ async function downloadDigest(
   return { info: object.info, sha256: hash.digest("hex") };
 }
 
-/** Whether the stored archive's bytes hash to `sha256` (downloaded: metadata can be stale). */
-async function archiveIntact(store: ObjectStore, bucket: string, key: string, sha256: string): Promise<boolean> {
+/**
+ * Whether the store holds exactly the archive `manifest` describes. Metadata written by an uploader
+ * proves nothing, so this rests on what the server computed or on the bytes: the ETag of a
+ * single-part upload is the MD5 the store computed of what it holds, so when the manifest records
+ * the archive's MD5 a HEAD (`stored`) settles it; otherwise (an older manifest, a multipart ETag)
+ * the archive is downloaded and hashed.
+ */
+async function archiveIntact(
+  store: ObjectStore,
+  bucket: string,
+  manifest: Manifest,
+  stored: ObjectInfo | null,
+): Promise<boolean> {
+  const { key, size, sha256, md5 } = manifest.archive;
+  if (stored === null || stored.size !== size) return false;
+  if (md5 !== undefined && !stored.etag.includes("-")) return stored.etag === md5;
   return (await downloadDigest(store, bucket, key))?.sha256 === sha256;
 }
 
@@ -59,11 +71,10 @@ async function archiveIntact(store: ObjectStore, bucket: string, key: string, sh
 async function validateUpload(
   store: ObjectStore,
   bucket: string,
-  manifest: Manifest,
-  manifestBytes: Uint8Array,
-  archiveMd5: string,
+  built: BuiltPack,
   latest: LatestPointer | undefined,
 ): Promise<void> {
+  const { manifest, manifestBytes } = built;
   const key = archiveKey(manifest.git.sha);
   const fail = (why: string) =>
     new CodePackageError(
@@ -80,7 +91,9 @@ async function validateUpload(
   const { size, etag } = stored.info;
   if (size !== manifest.archive.size) throw fail(`is ${size} bytes, not ${manifest.archive.size}`);
   // A multipart ETag ("…-N") is not an MD5 of the content; the sha256 below checks those.
-  if (!etag.includes("-") && etag !== archiveMd5) throw fail(`has ETag ${etag}, not the archive's MD5 ${archiveMd5}`);
+  if (!etag.includes("-") && etag !== manifest.archive.md5) {
+    throw fail(`has ETag ${etag}, not the archive's MD5 ${manifest.archive.md5}`);
+  }
   if (stored.sha256 !== manifest.archive.sha256) {
     throw fail(`does not hash to the manifest's sha256 ${manifest.archive.sha256}`);
   }
@@ -88,22 +101,45 @@ async function validateUpload(
   if (storedManifest?.etag !== md5Of(manifestBytes)) throw fail("has a manifest that differs from the one uploaded");
 }
 
+/**
+ * The commit, the packed files and the checkout's state. Re-publishing unchanged code is the common
+ * case on CI (a push that changed only docs or tests), so nothing here waits longer than it must:
+ * the commit is read from `.git` (git is asked only when that fails), and `git status`, a process
+ * start, runs while the files are read and hashed.
+ */
+async function inspectCheckout(options: PublishOptions) {
+  const root = path.resolve(options.root);
+  const asking = gitInfo(root);
+  const collected = await collectFiles(root, options.include ?? []);
+  const sha = readHeadSha(root) ?? packageSha(root, await asking, options.sha);
+  const checked = asking.then((git) => {
+    if (packageSha(root, git, options.sha) !== sha) {
+      throw new CodePackageError("PUBLISH_DIRTY", `HEAD moved while publishing ${sha.slice(0, 12)}; publish again.`);
+    }
+    if (git?.dirty && !options.allowDirty) {
+      throw new CodePackageError(
+        "PUBLISH_DIRTY",
+        `The checkout has uncommitted changes, so its code would not match commit ${sha.slice(0, 12)}; commit them, or pass --allow-dirty for a local test.`,
+      );
+    }
+    return git ?? { sha, branch: undefined, dirty: false };
+  });
+  checked.catch(() => {}); // awaited below, after the store has been asked
+  return { root, sha, ...collected, checked };
+}
+
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { store, bucket } = options;
   const say = options.onProgress ?? (() => {});
-  const prepared = await preparePack(options);
-  const { sha } = prepared;
-  if (prepared.git.dirty && !options.allowDirty) {
-    throw new CodePackageError(
-      "PUBLISH_DIRTY",
-      `The checkout has uncommitted changes, so its code would not match commit ${sha.slice(0, 12)}; commit them, or pass --allow-dirty for a local test.`,
-    );
-  }
+  const signingKey = options.signingKey === undefined ? undefined : loadSigningKey(options.signingKey);
+  const checkout = await inspectCheckout(options);
+  const { sha } = checkout;
   const [latest, remoteBytes, remoteArchive] = await Promise.all([
     readLatestPointer(store, bucket),
     store.getBytes(bucket, manifestKey(sha)),
     store.head(bucket, archiveKey(sha)),
   ]);
+  const git = await checkout.checked;
 
   // Unchanged code: the same tree is already published under this SHA, and its archive is intact.
   let remote: Manifest | undefined;
@@ -112,55 +148,50 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   } catch {
     remote = undefined; // a broken manifest is replaced below
   }
-  // What is stored is checked by downloading it: metadata alone could describe an upload that was
-  // interrupted or tampered with, and latest must never move to such an archive.
+  // Checked, not assumed: latest must never move to an archive that an interrupted or tampered
+  // upload left behind.
   const unchanged =
     remote !== undefined &&
-    remote.contentHash === prepared.contentHash &&
-    remoteArchive?.size === remote.archive.size &&
-    (await archiveIntact(store, bucket, archiveKey(sha), remote.archive.sha256));
+    remote.contentHash === checkout.contentHash &&
+    (await archiveIntact(store, bucket, remote, remoteArchive));
 
   let manifest: Manifest;
   let uploaded = false;
   if (unchanged && remote && remoteBytes) {
     manifest = remote;
     say(`code ${sha.slice(0, 12)} is already published with the same content; skipped the upload`);
-    if (prepared.signingKey && (await store.head(bucket, signatureKey(sha))) === null) {
-      await store.put(bucket, signatureKey(sha), signManifest(remoteBytes, prepared.signingKey), {
+    if (signingKey && (await store.head(bucket, signatureKey(sha))) === null) {
+      await store.put(bucket, signatureKey(sha), signManifest(remoteBytes, signingKey), {
         contentType: "application/json",
       });
     }
   } else {
-    const outDir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-publish-"));
-    try {
-      const packed = await writePack(prepared, { ...options, outDir });
-      manifest = packed.manifest;
-      const { sha256, size } = manifest.archive;
-      const key = archiveKey(sha);
-      const uploads: Array<Promise<unknown>> = [
-        store.put(bucket, manifestKey(sha), packed.manifestBytes, { contentType: "application/json" }),
-      ];
-      if (packed.signatureBytes) {
-        uploads.push(store.put(bucket, signatureKey(sha), packed.signatureBytes, { contentType: "application/json" }));
-      }
-      if (remoteArchive?.size === size && (await archiveIntact(store, bucket, key, sha256))) {
-        say(`archive ${key} is already there with sha256 ${sha256.slice(0, 12)}; skipped its upload`);
-      } else {
-        say(`uploading ${key} (${(size / 1024).toFixed(0)} KiB)`);
-        uploads.push(
-          store.put(bucket, key, createReadStream(packed.archivePath), {
-            contentType: "application/gzip",
-            metadata: { sha256, "git-sha": sha },
-          }),
-        );
-        uploaded = true;
-      }
-      await Promise.all(uploads);
-      say("validating the upload");
-      await validateUpload(store, bucket, manifest, packed.manifestBytes, packed.archiveMd5, latest);
-    } finally {
-      await fsp.rm(outDir, { recursive: true, force: true });
+    refuseSecrets(checkout.files);
+    const built = await buildPack({ ...checkout, git, signingKey }, options);
+    manifest = built.manifest;
+    const { key, sha256, size } = manifest.archive;
+    const uploads: Array<Promise<unknown>> = [
+      store.put(bucket, manifestKey(sha), built.manifestBytes, { contentType: "application/json" }),
+    ];
+    if (built.signatureBytes) {
+      uploads.push(store.put(bucket, signatureKey(sha), built.signatureBytes, { contentType: "application/json" }));
     }
+    // The same archive under a new manifest (a rebuilt tree that packs identically) is not sent again.
+    if (remote?.archive.sha256 === sha256 && (await archiveIntact(store, bucket, remote, remoteArchive))) {
+      say(`archive ${key} is already there with sha256 ${sha256.slice(0, 12)}; skipped its upload`);
+    } else {
+      say(`uploading ${key} (${(size / 1024).toFixed(0)} KiB)`);
+      uploads.push(
+        store.put(bucket, key, built.archive, {
+          contentType: "application/gzip",
+          metadata: { sha256, "git-sha": sha },
+        }),
+      );
+      uploaded = true;
+    }
+    await Promise.all(uploads);
+    say("validating the upload");
+    await validateUpload(store, bucket, built, latest);
   }
 
   if (latest?.sha === sha) {

@@ -66,8 +66,10 @@ function header(file: ArchiveFile): Buffer {
   return block;
 }
 
-/** The tar.gz of `files` (sorted by path), written to `target`. */
-export async function writeDeterministicTarGz(files: readonly ArchiveFile[], target: string): Promise<ArchiveDigest> {
+/** The tar.gz of `files` (sorted by path), in memory, with the digests publishing needs. */
+export async function buildDeterministicTarGz(
+  files: readonly ArchiveFile[],
+): Promise<ArchiveDigest & { bytes: Buffer }> {
   const parts: Buffer[] = [];
   for (const file of files) {
     parts.push(header(file), file.content);
@@ -75,11 +77,18 @@ export async function writeDeterministicTarGz(files: readonly ArchiveFile[], tar
     if (padding > 0) parts.push(Buffer.alloc(padding));
   }
   parts.push(Buffer.alloc(BLOCK * 2)); // end of archive
-  const archive = await gzipAsync(Buffer.concat(parts));
-  await fsp.writeFile(target, archive, { flag: "wx" });
+  const bytes = await gzipAsync(Buffer.concat(parts));
   return {
-    sha256: createHash("sha256").update(archive).digest("hex"),
-    md5: createHash("md5").update(archive).digest("hex"),
-    size: archive.length,
+    bytes,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    md5: createHash("md5").update(bytes).digest("hex"),
+    size: bytes.length,
   };
+}
+
+/** The tar.gz of `files` (sorted by path), written to `target`. */
+export async function writeDeterministicTarGz(files: readonly ArchiveFile[], target: string): Promise<ArchiveDigest> {
+  const { bytes, ...digest } = await buildDeterministicTarGz(files);
+  await fsp.writeFile(target, bytes, { flag: "wx" });
+  return digest;
 }

@@ -108,6 +108,19 @@ export function publishContract(name: string, setup: () => Promise<PublishFixtur
       ]);
     });
 
+    test("a stored archive damaged after publishing is not trusted: re-publishing uploads it again", async () => {
+      const sha = shas[1] as string;
+      const stored = await store.getBytes(bucket, archiveKey(sha));
+      assert.ok(stored);
+      const damaged = Buffer.from(stored);
+      damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] ?? 0) ^ 0xff; // same size, other bytes
+      await store.put(bucket, archiveKey(sha), damaged);
+      const again = await publishHere();
+      assert.equal(again.uploaded, true);
+      assert.equal(sha256(await store.getBytes(bucket, archiveKey(sha))), again.manifest.archive.sha256);
+      assert.equal(again.manifest.archive.md5, createHash("md5").update(stored).digest("hex"));
+    });
+
     test("promote rolls latest back to an earlier release and records it; roll forward works too", async () => {
       const back = await promote(store, bucket, (shas[0] as string).slice(0, 7), { by: "tester" });
       assert.deepEqual([back.sha, back.previousSha, back.moved], [shas[0], shas[1], true]);

@@ -150,8 +150,7 @@ test("the build context holds what the Dockerfile copies, and builds a bootstrap
   const context = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-docker-context-"));
   t.after(() => fsp.rm(context, { recursive: true, force: true }));
   const files = ["package.json", "package-lock.json", "bin/tdf-bootstrap.js"];
-  for (const dir of ["src/bootstrap", "src/codepkg", "src/core", "src/storage"])
-    files.push(...(await walkFiles(root, dir)));
+  for (const dir of ["src/bootstrap", "src/codepkg", "src/core", "src/storage"]) files.push(...walkFiles(root, dir));
   for (const file of files.filter((f) => inContext(patterns, f))) {
     await fsp.mkdir(path.dirname(path.join(context, file)), { recursive: true });
     await fsp.copyFile(path.join(root, file), path.join(context, file));
