@@ -86,6 +86,14 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
     });
 
   code
+    .command("deps-hash")
+    .description("print the dependency hash of this checkout (lockfile + docker/), which tags its base image")
+    .action(async () => {
+      const { dependencyHash } = await codepkg();
+      io.stdout.write(`${await dependencyHash(io.cwd)}\n`);
+    });
+
+  code
     .command("pack")
     .description("pack the built code into code-<sha>.tar.gz and its manifest")
     .addOption(new Option("--out <dir>", "output folder (default: <TDF_HOME>/packages)"))

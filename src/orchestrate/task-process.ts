@@ -36,7 +36,7 @@ export interface BootstrapProcessOptions {
   bootstrap?: readonly string[];
 }
 
-// The same relative path from src/orchestrate and dist/orchestrate.
+// The same relative path from src/orchestrate and from the bundle's chunks in dist/cli.
 const packagedBootstrap = fileURLToPath(new URL("../../bin/tdf-bootstrap.js", import.meta.url));
 
 /**
