@@ -211,15 +211,14 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
         where,
         trust((message) => log.warn({ phase: "verify", sha }, message)),
       );
-      await cache.touch(sha);
-      const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
-      if (removed.length > 0)
-        log.info({ phase: "cache", removed }, `trimmed ${removed.length} old version(s) from the cache`);
-
       const overhead = seconds(started);
       metrics.startupSeconds = overhead;
       log.info({ phase: "run", sha, command: options.command, startupSeconds: overhead }, "starting the task");
-      const outcome = await runTask(cache.versionDir(sha), manifest.entry, options.command, sha);
+      const running = runTask(cache.versionDir(sha), manifest.entry, options.command, sha);
+      // The task need not wait for the cache's bookkeeping: it runs while the task starts, and its
+      // failure (a full disk, say) is reported without failing a task that did its work.
+      const tidying = tidyCache(sha);
+      const outcome = await running.finally(() => tidying);
       metrics.exitCode = outcome.exitCode;
       metrics.totalSeconds = seconds(started);
       log.info(
@@ -236,6 +235,18 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
       return { sha, exitCode: outcome.exitCode, cacheHit };
     } finally {
       await inUse.release();
+    }
+  }
+
+  /** Records `sha`'s use and trims the cache to its cap, least recently used first, never `sha`. */
+  async function tidyCache(sha: string): Promise<void> {
+    try {
+      await cache.touch(sha);
+      const removed = await cache.trim(options.cacheMaxBytes, new Set([sha]));
+      if (removed.length > 0)
+        log.info({ phase: "cache", removed }, `trimmed ${removed.length} old version(s) from the cache`);
+    } catch (error) {
+      log.warn({ phase: "cache", error: (error as Error).message }, "could not trim the code cache");
     }
   }
 
