@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
-import { createReadStream } from "node:fs";
+import { createReadStream, readdirSync } from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -17,8 +17,9 @@ import { Readable } from "node:stream";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { BootstrapError } from "../../src/bootstrap/errors.js";
+import { type TarEntry, TarReader } from "../../src/bootstrap/tar-reader.js";
 import { unpackArchive } from "../../src/bootstrap/unpack.js";
 import {
   benignArchive,
@@ -368,6 +369,44 @@ describe("unpackArchive unpacks a normal code archive", () => {
       await fsp.rm(tmp, { recursive: true, force: true });
     }
   });
+
+  test("names at the length limits: plain names and others, a 255-byte segment passes and a 256-byte one does not", async () => {
+    // Plain ASCII names take a shortcut past the rule-by-rule checks; both ways must agree on the limits.
+    for (const [name, ok] of [
+      [`a/${"s".repeat(255)}`, true],
+      [`a/${"s".repeat(256)}`, false],
+      [`.dot/${"s".repeat(255)}`, true],
+      [`.dot/${"s".repeat(256)}`, false],
+      [`a/${"é".repeat(127)}x`, true], // 255 bytes in UTF-8
+      [`a/${"é".repeat(128)}`, false], // 256 bytes
+      ["./dist/x.js", true],
+      ["dist//x.js", true],
+    ] as const) {
+      const { stage, tmp } = await makeLayout();
+      try {
+        const archive = gzipSync(
+          Buffer.concat([
+            ...[rawHeader({ name: "L", typeflag: "L", size: Buffer.byteLength(name) + 1 }), blocks(`${name}\0`)],
+            ...[rawHeader({ name: "placeholder", size: 2 }), blocks("x\n")],
+            Buffer.alloc(1024),
+          ]),
+        );
+        const outcome = await unpackArchive(Readable.from([archive]), stage).then(
+          () => "unpacked",
+          (error: unknown) => (error as Error).message,
+        );
+        if (ok) {
+          assert.equal(outcome, "unpacked", name);
+          const segments = name.split("/").filter((s) => s !== "" && s !== ".");
+          assert.equal(await fsp.readFile(path.join(stage, ...segments), "utf8"), "x\n", name);
+        } else {
+          assert.match(outcome, /has a path segment longer than 255 bytes/, name);
+        }
+      } finally {
+        await fsp.rm(tmp, { recursive: true, force: true });
+      }
+    }
+  });
 });
 
 test("zero padding after the end of the archive is never inflated: unpacking stops at the end marker", async () => {
@@ -411,4 +450,157 @@ test("archives from GNU tar in every format unpack with the right names", async 
     assert.equal(await fsp.readFile(path.join(stage, "dist", "cli", "bin.js"), "utf8"), "console.log(1);\n", format);
     if (withLong) assert.equal(await fsp.readFile(path.join(stage, long), "utf8"), "long utf-8 name\n", format);
   }
+});
+
+describe("the reader carries partial headers and data across chunks", () => {
+  /**
+   * A small archive made by GNU tar in `format`, with what a reader must carry across a cut: pax
+   * headers or GNU long names (a name over 100 bytes), folders, and files of 0, 1, 511, 512, 513 and
+   * 1,500 bytes (which end before, at and after a block boundary).
+   */
+  async function gnuTar(format: "posix" | "gnu", dir: string): Promise<Buffer> {
+    const src = path.join(dir, `src-${format}`);
+    const long = path.join("dist", `${"long-name-".repeat(12)}é.js`);
+    await fsp.mkdir(path.join(src, "dist", "lib"), { recursive: true });
+    await fsp.writeFile(path.join(src, long), "long\n");
+    for (const size of [0, 1, 511, 512, 513, 1500]) {
+      await fsp.writeFile(path.join(src, "dist", "lib", `f${size}.js`), randomBytes(size));
+    }
+    await fsp.writeFile(path.join(src, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
+    const archive = path.join(dir, `${format}.tgz`);
+    execFileSync("tar", [`--format=${format}`, "-czf", archive, "-C", src, "."]);
+    return fsp.readFile(archive);
+  }
+
+  /** Every entry the reader reports, with a hash of its data, for the tar cut into the given pieces. */
+  function readPieces(tar: Buffer, cuts: number[]): Array<{ entry: TarEntry; sha256: string }> {
+    const seen: Array<{ entry: TarEntry; sha256: string }> = [];
+    const reader = new TarReader((entry) => {
+      const hash = createHash("sha256");
+      return {
+        write: (data) => void hash.update(data),
+        end: () => void seen.push({ entry, sha256: hash.digest("hex") }),
+      };
+    });
+    let ended = false;
+    let at = 0;
+    // Pushing stops at the end-of-archive marker, as the unpacker does; GNU tar pads beyond it.
+    for (const cut of [...cuts, tar.length]) {
+      if (cut <= at) continue;
+      ended = reader.push(tar.subarray(at, cut));
+      at = cut;
+      if (ended) break;
+    }
+    assert.equal(ended, true, "the reader did not reach the end-of-archive marker");
+    return seen;
+  }
+
+  const everyN = (length: number, n: number) => Array.from({ length: Math.ceil(length / n) }, (_, i) => i * n);
+
+  test("a tar cut in two at every byte offset reads as one piece does", async (t) => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-tar-cuts-"));
+    t.after(() => fsp.rm(dir, { recursive: true, force: true }));
+    for (const format of ["posix", "gnu"] as const) {
+      const tar = gunzipSync(await gnuTar(format, dir));
+      const whole = readPieces(tar, []);
+      assert.ok(whole.length >= 10, `${format}: only ${whole.length} entries`);
+      assert.ok(
+        whole.some((e) => e.entry.name.length > 100),
+        `${format}: the long name did not come through: ${whole.map((e) => e.entry.name)}`,
+      );
+      // Up to the end of the end-of-archive marker; GNU tar's zero padding after it is never read.
+      const used = Math.ceil((tar.findLastIndex((byte) => byte !== 0) + 1) / 512) * 512 + 1024;
+      assert.ok(used <= tar.length, `${format}: no end-of-archive marker`);
+      for (let cut = 1; cut < used; cut++) {
+        assert.deepEqual(readPieces(tar, [cut]), whole, `${format}: cut at byte ${cut}`);
+      }
+      for (const size of [1, 7, 511, 512, 513]) {
+        assert.deepEqual(readPieces(tar, everyN(tar.length, size)), whole, `${format}: pieces of ${size} bytes`);
+      }
+    }
+  });
+
+  test("unpacking an archive that inflates in pieces of 1, 7, 511, 512 and 513 bytes gives the same tree", async (t) => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-unpack-pieces-"));
+    t.after(() => fsp.rm(dir, { recursive: true, force: true }));
+    /** Path → kind, mode and content hash of everything under `root`. */
+    const tree = async (root: string) => {
+      const entries = await walkAll(root);
+      const lines = await Promise.all(
+        entries.map(async ({ rel, stats }) => {
+          if (stats.isDirectory()) return `${rel} dir`;
+          const sha = createHash("sha256")
+            .update(await fsp.readFile(path.join(root, rel)))
+            .digest("hex");
+          return `${rel} ${describeStats(stats).split(" ")[0]} mode=${(stats.mode & 0o777).toString(8)} ${sha}`;
+        }),
+      );
+      return lines.sort();
+    };
+    for (const format of ["posix", "gnu"] as const) {
+      // Stored (level 0) gzip inflates each piece of input into as many bytes of tar, so the reader is
+      // pushed pieces of at most the size fed in, cut at every offset the size allows.
+      const tar = gunzipSync(await gnuTar(format, dir));
+      const stored = gzipSync(tar, { level: 0 });
+      const wholeStage = path.join(dir, `${format}-whole`);
+      await fsp.mkdir(wholeStage);
+      const wholeResult = await unpackArchive(Readable.from([stored]), wholeStage);
+      const expected = await tree(wholeStage);
+      assert.ok(expected.length >= 10, `${format}: ${expected.join(", ")}`);
+      for (const size of [1, 7, 511, 512, 513]) {
+        const stage = path.join(dir, `${format}-${size}`);
+        await fsp.mkdir(stage);
+        const pieces = everyN(stored.length, size).map((at) => stored.subarray(at, at + size));
+        const result = await unpackArchive(Readable.from(pieces), stage);
+        assert.deepEqual(result, wholeResult, `${format}: pieces of ${size} bytes`);
+        assert.deepEqual(await tree(stage), expected, `${format}: pieces of ${size} bytes`);
+      }
+    }
+  });
+});
+
+describe("files over the small-file size are written as they arrive", () => {
+  const openDescriptors = () => readdirSync("/proc/self/fd").length;
+
+  test("a big file between small ones is unpacked byte for byte", async () => {
+    const { tmp, stage } = await makeLayout();
+    try {
+      const big = randomBytes(3 * MiB + 77);
+      const tar = Buffer.concat([
+        ...[rawHeader({ name: "a.txt", size: 2 }), blocks("a\n")],
+        ...[rawHeader({ name: "data/big.bin", size: big.length }), blocks(big)],
+        ...[rawHeader({ name: "z.txt", size: 2 }), blocks("z\n")],
+        Buffer.alloc(1024),
+      ]);
+      const descriptors = openDescriptors();
+      const result = await unpackArchive(Readable.from([gzipSync(tar)]), stage);
+      assert.deepEqual(result, { files: 3, bytes: big.length + 4 });
+      assert.ok(big.equals(await fsp.readFile(path.join(stage, "data", "big.bin"))), "big.bin differs");
+      assert.equal(await fsp.readFile(path.join(stage, "z.txt"), "utf8"), "z\n");
+      assert.equal(openDescriptors(), descriptors, "a file descriptor was left open");
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("a big file cut short is refused, written only in part, and closed", async () => {
+    const { tmp, stage } = await makeLayout();
+    try {
+      const part = randomBytes(2 * MiB);
+      const tar = Buffer.concat([rawHeader({ name: "cut.bin", size: 4 * MiB }), part]);
+      const descriptors = openDescriptors();
+      await assert.rejects(unpackArchive(Readable.from([gzipSync(tar)]), stage), (error: unknown) => {
+        assert.ok(error instanceof BootstrapError);
+        assert.equal(error.code, "ARCHIVE_UNSAFE");
+        assert.match(error.message, /cut short: .* \(at entry "cut\.bin"\)/);
+        return true;
+      });
+      assert.equal(openDescriptors(), descriptors, "the big file's descriptor was left open");
+      // Written as it arrived: what came before the cut is on disk (the caller throws the stage away).
+      const written = await fsp.readFile(path.join(stage, "cut.bin"));
+      assert.ok(written.length > 0 && part.subarray(0, written.length).equals(written), `${written.length} bytes`);
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
 });
