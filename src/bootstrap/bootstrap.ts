@@ -26,7 +26,7 @@ import { loadVerifyKey, verifyManifestSignature } from "../codepkg/signing.js";
 import type { Logger } from "../core/logger.js";
 import { StorageError } from "../storage/errors.js";
 import type { ObjectStore } from "../storage/types.js";
-import { createCodeCache } from "./cache.js";
+import { createCodeCache, removeFile } from "./cache.js";
 import { BootstrapError } from "./errors.js";
 import { runTask } from "./run-task.js";
 import type { UnpackLimits } from "./unpack.js";
@@ -253,17 +253,16 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
   /** Downloads, verifies and unpacks `sha` into the cache (the caller holds its lock). */
   async function fetchVersion(sha: string): Promise<{ manifestBytes: Buffer; signatureBytes: Buffer | null }> {
     let step = performance.now();
-    // Only a cache miss needs these: a warm start does not load them.
-    const [s3, { downloadArchive }, { unpackArchive }] = await Promise.all([
-      store(),
+    const s3 = await store();
+    const asked = Promise.all([s3.getBytes(bucket, manifestKey(sha)), s3.getBytes(bucket, signatureKey(sha))]);
+    asked.catch(() => {}); // awaited below
+    // Only a cache miss needs these (a warm start does not load them); loaded while the store answers.
+    const [{ downloadArchive }, { unpackArchive }] = await Promise.all([
       import("./download.js"),
       import("./unpack.js"),
     ]);
     const where = `${bucket}/${manifestKey(sha)}`;
-    const [manifestBytes, signatureBytes] = await Promise.all([
-      s3.getBytes(bucket, manifestKey(sha)),
-      s3.getBytes(bucket, signatureKey(sha)),
-    ]);
+    const [manifestBytes, signatureBytes] = await asked;
     if (manifestBytes === null) {
       // Let resolve say what exists (it lists the newest releases).
       await resolveSha(s3, bucket, sha.slice(0, 12));
@@ -344,7 +343,7 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
         signatureBytes: signatureBytes === null ? null : Buffer.from(signatureBytes),
       };
     } finally {
-      await fsp.rm(archivePath, { force: true });
+      await removeFile(archivePath);
     }
   }
 }

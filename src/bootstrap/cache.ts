@@ -48,6 +48,16 @@ function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/**
+ * Removes one file, if it is there. unlink rather than fs.rm, which loads its recursive remover on
+ * first use: a few milliseconds of every cold start.
+ */
+export async function removeFile(file: string): Promise<void> {
+  await fsp.unlink(file).catch((error: unknown) => {
+    if (errno(error) !== "ENOENT") throw error;
+  });
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -117,7 +127,7 @@ export function createCodeCache(options: CacheOptions) {
         }
         if (await abandoned(file)) {
           // Two waiters may both see it abandoned; at worst both fetch, and the rename sorts it out.
-          await fsp.rm(file, { force: true });
+          await removeFile(file);
           continue;
         }
         if (!waited) onWait?.();
@@ -128,7 +138,7 @@ export function createCodeCache(options: CacheOptions) {
       return {
         async release() {
           clearInterval(timer);
-          await fsp.rm(file, { force: true });
+          await removeFile(file);
         },
       };
     },
@@ -159,7 +169,7 @@ export function createCodeCache(options: CacheOptions) {
       return {
         async release() {
           clearInterval(timer);
-          await fsp.rm(file, { force: true });
+          await removeFile(file);
         },
       };
     },
@@ -188,7 +198,7 @@ export function createCodeCache(options: CacheOptions) {
       const root = path.join(dir, ".downloads");
       await fsp.mkdir(root, { recursive: true });
       for (const name of await fsp.readdir(root)) {
-        if (name.startsWith(`${sha}-`)) await fsp.rm(path.join(root, name), { force: true });
+        if (name.startsWith(`${sha}-`)) await removeFile(path.join(root, name));
       }
       return path.join(root, `${sha}-${randomUUID().slice(0, 8)}.tar.gz`);
     },
@@ -202,14 +212,15 @@ export function createCodeCache(options: CacheOptions) {
       stage: string,
       files: { manifestBytes: Uint8Array; signatureBytes: Uint8Array | null; bytes: number; nodeModules: string },
     ): Promise<void> {
+      // Synchronous: three small files and a link, each a thread-pool round trip otherwise.
       const meta = path.join(stage, ".tdf-cache");
-      await fsp.mkdir(meta);
-      await fsp.writeFile(path.join(meta, "manifest.json"), files.manifestBytes);
-      if (files.signatureBytes) await fsp.writeFile(path.join(meta, "signature.json"), files.signatureBytes);
-      await fsp.writeFile(path.join(meta, "size"), String(files.bytes));
-      await fsp.symlink(files.nodeModules, path.join(stage, "node_modules"), "dir");
+      fs.mkdirSync(meta);
+      fs.writeFileSync(path.join(meta, "manifest.json"), files.manifestBytes);
+      if (files.signatureBytes) fs.writeFileSync(path.join(meta, "signature.json"), files.signatureBytes);
+      fs.writeFileSync(path.join(meta, "size"), String(files.bytes));
+      fs.symlinkSync(files.nodeModules, path.join(stage, "node_modules"), "dir");
       try {
-        await fsp.rename(stage, versionDir(sha));
+        fs.renameSync(stage, versionDir(sha));
       } catch (error) {
         await fsp.rm(stage, { recursive: true, force: true });
         if (errno(error) !== "ENOTEMPTY" && errno(error) !== "EEXIST") throw error;
@@ -258,7 +269,7 @@ export function createCodeCache(options: CacheOptions) {
           continue;
         }
         await fsp.rm(trash, { recursive: true, force: true });
-        await fsp.rm(path.join(dir, ".used", version.sha), { force: true });
+        await removeFile(path.join(dir, ".used", version.sha));
         total -= version.bytes;
         removed.push(version.sha);
       }
@@ -270,7 +281,7 @@ export function createCodeCache(options: CacheOptions) {
       for (const name of await fsp.readdir(markers).catch(() => [] as string[])) {
         const file = path.join(markers, name);
         if (!(await abandoned(file))) return true;
-        await fsp.rm(file, { force: true });
+        await removeFile(file);
       }
       return false;
     },
