@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Config } from "../core/config.js";
 import type { Tracker } from "./types.js";
 
+export { modelVersionsByCodeSha } from "./code-lineage.js";
 export { TrackingError, type TrackingErrorCode } from "./errors.js";
 export { repairInterruptedRuns, type WithRunOptions, withRun } from "./run-lifecycle.js";
 export type * from "./types.js";

@@ -15,7 +15,12 @@ export const limits = {
   paramsPerBatch: 100,
   tagsPerBatch: 100,
   itemsPerBatch: 1000,
+  // The registry's ceiling on one page of model versions (SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD).
+  modelVersionsPerPage: 200_000,
 } as const;
+
+/** Model versions per page when the caller does not say: few requests, modest answers. */
+export const defaultModelVersionPageSize = 1000;
 
 // MLflow accepts alphanumerics, underscores, dashes, periods, spaces and slashes in keys.
 const keyPattern = /^[\w\-. /]+$/;
@@ -37,6 +42,17 @@ export function assertKey(kind: "metric" | "param" | "tag", key: string): void {
   }
   if (key.startsWith("/") || key.split("/").includes(".."))
     throw invalid(`The ${kind} key "${key}" must be a relative path without "..".`);
+}
+
+/** The page size of a model version search, checked as MLflow checks `max_results`. */
+export function modelVersionPageSize(pageSize: number | undefined): number {
+  const size = pageSize ?? defaultModelVersionPageSize;
+  if (!Number.isSafeInteger(size) || size < 1 || size > limits.modelVersionsPerPage) {
+    throw invalid(
+      `The page size ${size} is not a whole number from 1 to ${limits.modelVersionsPerPage} (MLflow's limit).`,
+    );
+  }
+  return size;
 }
 
 /** Checks every item of a batch; throws on the first problem. */

@@ -23,7 +23,7 @@ import { writeFileAtomic } from "../core/atomic-file.js";
 import { TdfError } from "../core/errors.js";
 import type { ObjectStore } from "../storage/types.js";
 import { TrackingError } from "./errors.js";
-import { assertBatch } from "./limits.js";
+import { assertBatch, modelVersionPageSize } from "./limits.js";
 import type {
   ArtifactEntry,
   Experiment,
@@ -886,6 +886,30 @@ export function localTracker(options: LocalTrackerOptions): LocalTracker {
           return row === undefined ? null : versionOf(row);
         }),
       );
+    },
+
+    async *searchModelVersions(searchOptions = {}) {
+      const pageSize = modelVersionPageSize(searchOptions.pageSize);
+      // Each page is its own read, continuing after the last (name, version) seen: no transaction
+      // waits on the caller, and a version deleted meanwhile cannot make the next page skip one.
+      let after: { name: string; version: number } | null = null;
+      for (;;) {
+        const from: { name: string; version: number } | null = after;
+        const page: ModelVersion[] = await guard("list the registered model versions", () =>
+          read((): ModelVersion[] =>
+            (
+              sql(
+                `SELECT * FROM model_versions WHERE ? IS NULL OR (name, version) > (?, ?)
+                 ORDER BY name, version LIMIT ?`,
+              ).all(from?.name ?? null, from?.name ?? null, from?.version ?? null, pageSize) as VersionRow[]
+            ).map(versionOf),
+          ),
+        );
+        yield* page;
+        const last = page.at(-1);
+        if (page.length < pageSize || last === undefined) return;
+        after = { name: last.name, version: Number(last.version) };
+      }
     },
 
     setAlias(name, alias, version) {

@@ -20,7 +20,7 @@ import { Readable } from "node:stream";
 import { writeFileAtomic } from "../core/atomic-file.js";
 import type { ObjectStore } from "../storage/types.js";
 import { TrackingError } from "./errors.js";
-import { assertBatch, splitBatch } from "./limits.js";
+import { assertBatch, defaultModelVersionPageSize, modelVersionPageSize, splitBatch } from "./limits.js";
 import type {
   ArtifactEntry,
   Experiment,
@@ -120,7 +120,11 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
     let url = `${base}${endpoint}`;
     if (method === "GET" && payload) {
       const query = new URLSearchParams();
-      for (const [key, value] of Object.entries(payload)) if (value !== undefined) query.set(key, String(value));
+      for (const [key, value] of Object.entries(payload)) {
+        if (value === undefined) continue;
+        // A repeated field (order_by) is one parameter per item: MLflow reads every value of the key.
+        for (const item of Array.isArray(value) ? value : [value]) query.append(key, String(item));
+      }
       url += `?${query}`;
     }
     for (let attempt = 1; ; attempt++) {
@@ -290,6 +294,28 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
     creationTimestamp: num(raw.creation_timestamp) ?? 0,
     tags: fromPairs(raw.tags),
   });
+
+  /**
+   * Model versions, a page at a time. Ordered by name, then version, so offset pages do not shift as
+   * versions are updated (the server's default order is by last update).
+   */
+  async function* searchVersions(filter: string | undefined, pageSize: number, doing: string) {
+    let pageToken: string | undefined;
+    do {
+      const answer = await api<{ model_versions?: RawModelVersion[]; next_page_token?: string }>(
+        "GET",
+        "model-versions/search",
+        {
+          filter,
+          max_results: pageSize,
+          order_by: ["name ASC", "version_number ASC"],
+          page_token: pageToken,
+        },
+      ).catch((error: unknown) => failed(error, doing));
+      for (const raw of answer.model_versions ?? []) yield versionOf(raw);
+      pageToken = answer.next_page_token || undefined;
+    } while (pageToken);
+  }
 
   const getRunOrThrow = async (runId: string): Promise<Run> => {
     const run = await tracker.getRun(runId);
@@ -615,23 +641,20 @@ export function mlflowTracker(options: MlflowTrackerOptions): Tracker {
 
     async latestModelVersion(name) {
       let latest: ModelVersion | null = null;
-      let pageToken: string | undefined;
-      do {
-        const answer = await api<{ model_versions?: RawModelVersion[]; next_page_token?: string }>(
-          "GET",
-          "model-versions/search",
-          {
-            filter: `name='${name.replace(/'/g, "\\'")}'`,
-            max_results: 1000,
-            page_token: pageToken,
-          },
-        ).catch((error: unknown) => failed(error, `list versions of model "${name}"`));
-        for (const raw of answer.model_versions ?? []) {
-          if (latest === null || Number(raw.version) > Number(latest.version)) latest = versionOf(raw);
-        }
-        pageToken = answer.next_page_token || undefined;
-      } while (pageToken);
+      const filter = `name='${name.replace(/'/g, "\\'")}'`;
+      for await (const version of searchVersions(
+        filter,
+        defaultModelVersionPageSize,
+        `list versions of model "${name}"`,
+      )) {
+        if (latest === null || Number(version.version) > Number(latest.version)) latest = version;
+      }
       return latest;
+    },
+
+    async *searchModelVersions(searchOptions = {}) {
+      const pageSize = modelVersionPageSize(searchOptions.pageSize);
+      yield* searchVersions(undefined, pageSize, "list the registered model versions");
     },
 
     async setAlias(name, alias, version) {

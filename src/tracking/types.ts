@@ -81,6 +81,11 @@ export interface SearchRunsOptions {
   maxResults?: number;
 }
 
+export interface SearchModelVersionsOptions {
+  /** How many versions one request (or one database read) fetches; default 1000, at most 200000. */
+  pageSize?: number;
+}
+
 export interface Tracker {
   readonly driver: "local" | "mlflow";
   /** Where the tracker is, for messages (a database file or a server URI, without credentials). */
@@ -123,6 +128,11 @@ export interface Tracker {
   getModelVersion(name: string, version: string): Promise<ModelVersion | null>;
   /** The newest version, or null when the model has none. */
   latestModelVersion(name: string): Promise<ModelVersion | null>;
+  /**
+   * Every version of every registered model, by model name, then version number; fetched a page at
+   * a time as the caller iterates.
+   */
+  searchModelVersions(options?: SearchModelVersionsOptions): AsyncIterable<ModelVersion>;
   setAlias(name: string, alias: string, version: string): Promise<void>;
   deleteAlias(name: string, alias: string): Promise<void>;
   /** The version an alias points at, or null when the alias is not set. */

@@ -583,6 +583,55 @@ describe("fake MLflow server", () => {
       assert.equal(typeof newest.body.next_page_token, "string");
     });
 
+    test("model-versions/search without a filter: every model's versions, in the asked order, a page at a time", async () => {
+      const own = await startFakeMlflowServer();
+      try {
+        for (const name of ["beta", "alpha"]) {
+          assert.equal((await call(own, "POST", "registered-models/create", { name })).status, 200);
+          for (let i = 0; i < 3; i++) {
+            const created = await call(own, "POST", "model-versions/create", { name, source: `s3://b/${name}/${i}` });
+            assert.equal(created.status, 200, created.text);
+          }
+        }
+        const seen: string[] = [];
+        let pageToken: string | undefined;
+        let pages = 0;
+        do {
+          const page = await call(own, "GET", "model-versions/search", {
+            max_results: 4,
+            order_by: ["name ASC", "version_number ASC"],
+            ...(pageToken ? { page_token: pageToken } : {}),
+          });
+          assert.equal(page.status, 200, page.text);
+          const found = page.body.model_versions as Array<{ name: string; version: string }>;
+          seen.push(...found.map((v) => `${v.name} v${v.version}`));
+          pageToken = page.body.next_page_token;
+          pages++;
+        } while (pageToken);
+        assert.equal(pages, 2);
+        assert.deepEqual(seen, ["alpha v1", "alpha v2", "alpha v3", "beta v1", "beta v2", "beta v3"]);
+        assertError(
+          await call(own, "GET", "model-versions/search", { order_by: ["name ASC", "name DESC"] }),
+          500,
+          "INTERNAL_ERROR",
+          /duplicate fields/,
+        );
+        assertError(
+          await call(own, "GET", "model-versions/search", { max_results: 200_001 }),
+          400,
+          "INVALID_PARAMETER_VALUE",
+        );
+        assertError(
+          await call(own, "GET", "model-versions/search", { page_token: "not-a-token" }),
+          400,
+          "INVALID_PARAMETER_VALUE",
+          /Invalid page token/,
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
     test("aliases: set, read by alias, listed on the model, not in model-versions/search, deleted with a JSON body", async () => {
       assert.equal(
         (await call(server, "POST", "registered-models/alias", { name: "demand", alias: "champion", version: "1" }))

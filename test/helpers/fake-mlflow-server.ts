@@ -439,6 +439,7 @@ export async function startFakeMlflowServer(options: FakeMlflowOptions = {}): Pr
     ["last_updated_timestamp", (v) => v.last_updated_timestamp],
   ]);
   const versionOrder = (orderBy: string[]) => {
+    const seen = new Set<string>();
     const clauses = (
       orderBy.length > 0 ? orderBy : ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
     ).map((clause) => {
@@ -448,6 +449,10 @@ export async function startFakeMlflowServer(options: FakeMlflowOptions = {}): Pr
         throw invalid(
           `Invalid order by key '${clause}' specified. Valid keys are ${[...VERSION_ORDER.keys()].join(", ")}`,
         );
+      // The SQL store raises a plain MlflowException here, so the server answers 500 INTERNAL_ERROR.
+      if (seen.has(match[1] as string))
+        throw new ApiError("INTERNAL_ERROR", `\`order_by\` contains duplicate fields: ${JSON.stringify(orderBy)}`);
+      seen.add(match[1] as string);
       return { get, sign: match[2]?.toUpperCase() === "DESC" ? -1 : 1 };
     });
     clauses.push({ get: (v) => v.name, sign: 1 }, { get: (v) => v.version, sign: -1 }); // tiebreaks
