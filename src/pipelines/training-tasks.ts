@@ -195,7 +195,11 @@ async function train(context: TaskContext, modelType: ModelType): Promise<void> 
         const version = await tracker.createModelVersion(name, {
           runId: run.id,
           artifactPath: "model",
-          tags: { [trainingTags.pipelineRun]: runId, [trainingTags.dataRun]: dataset.runId },
+          tags: {
+            [trainingTags.pipelineRun]: runId,
+            [trainingTags.dataRun]: dataset.runId,
+            ...(context.codeSha ? { [trainingTags.codeSha]: context.codeSha } : {}),
+          },
         });
         logger.info(
           {
