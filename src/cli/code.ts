@@ -5,6 +5,7 @@ import path from "node:path";
 import { type Command, Option } from "commander";
 import type { Env } from "../core/config.js";
 import { TdfError, UsageError } from "../core/errors.js";
+import type { ModelVersion } from "../tracking/index.js";
 import type { CliContext } from "./main.js";
 
 /** CI provenance from the environment CI systems set (GitHub Actions first, then generic names). */
@@ -190,20 +191,76 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
       io.stdout.write(`${resolved.sha}\n${Buffer.from(resolved.manifestBytes).toString("utf8")}`);
     });
 
+  /**
+   * Each code SHA a registered model version was trained with, and why gc keeps it. gc fails closed: a
+   * tracker it cannot read stops it before anything is deleted; --ignore-models is the knowing way past.
+   */
+  const codeOfRegisteredModels = async (): Promise<Map<string, string>> => {
+    const tracking = await import("../tracking/index.js");
+    const { trainingTags } = await import("../pipelines/training-tasks.js");
+    const tracker = await tracking.openTracker(context.config());
+    let bySha: Map<string, ModelVersion[]>;
+    try {
+      bySha = await tracking.modelVersionsByCodeSha(tracker, trainingTags.codeSha);
+    } catch (cause) {
+      if (!(cause instanceof TdfError)) throw cause;
+      const why =
+        cause.code === "TRACKING_UNREACHABLE"
+          ? "it did not answer"
+          : cause.code === "TRACKING_AUTH"
+            ? "it refused the credentials"
+            : cause.code === "TRACKING_SERVER_ERROR"
+              ? "it answered with an error"
+              : cause.message.replace(/\.$/, "");
+      const fix =
+        tracker.driver === "mlflow"
+          ? "check MLFLOW_TRACKING_URI, its credentials and that the server is running"
+          : "check that database file";
+      throw new TdfError(
+        "GC_MODELS_UNKNOWN",
+        `Deleted nothing: gc keeps the code registered models were trained with, but could not list them from the tracker at ${tracker.location} (${why}); ${fix}, or pass --ignore-models to delete without this check.`,
+        { cause },
+      );
+    }
+    const versions = [...bySha.values()].reduce((sum, list) => sum + list.length, 0);
+    say(
+      `${versions} registered model version(s) in the tracker at ${tracker.location} were trained from ${bySha.size} code package(s)`,
+    );
+    const reasons = new Map<string, string>();
+    for (const [sha, list] of bySha) {
+      const named = list.map((v) => `${v.name} v${v.version}`);
+      const shown = named.length > 3 ? [...named.slice(0, 3), `${named.length - 3} more`] : named;
+      reasons.set(sha, `trained model${named.length > 1 ? "s" : ""} ${shown.join(", ")}`);
+    }
+    return reasons;
+  };
+
   code
     .command("gc")
-    .description("delete old packages, never latest, the newest N, or pinned SHAs")
+    .description(
+      "delete old packages, never latest, the newest N, pinned SHAs, or code a registered model was trained with",
+    )
     .requiredOption("--keep <n>", "how many of the most recently published packages to keep")
     .addOption(new Option("--dry-run", "print what would be deleted, delete nothing"))
-    .action(async (options: { keep: string; dryRun?: boolean }) => {
+    .addOption(
+      new Option(
+        "--ignore-models",
+        "do not ask the tracker which code registered models were trained with: that code may be deleted too",
+      ),
+    )
+    .action(async (options: { keep: string; dryRun?: boolean; ignoreModels?: boolean }) => {
       const { collectGarbage } = await codepkg();
       const keep = Number(options.keep);
       if (!Number.isInteger(keep) || keep < 1)
         throw new UsageError(`--keep must be a whole number of at least 1, got "${options.keep}".`);
       const { store, bucket } = await open("cicd");
+      let trained = new Map<string, string>();
+      if (options.ignoreModels) say("not checking which code registered models were trained with (--ignore-models)");
+      else trained = await codeOfRegisteredModels();
       const result = await collectGarbage(store, bucket, {
         keep,
         pinned: context.config().codepkg.pinned,
+        isProtected: async (sha) => trained.get(sha) ?? false,
         dryRun: options.dryRun,
       });
       const verb = result.dryRun ? "would delete" : "deleted";

@@ -1,7 +1,8 @@
 /**
  * `tdf code gc --keep N`: delete old packages (archive, manifest, signature). Never deleted: the
  * package `latest` points at, the N most recently published, pinned SHAs, and any SHA a caller
- * protects (models trained with it, once tracking exists). The release log is never touched.
+ * protects (the CLI protects the code registered models were trained with). The release log is never
+ * touched.
  */
 import type { ObjectStore } from "../storage/types.js";
 import { CodePackageError } from "./errors.js";
@@ -11,8 +12,12 @@ import { listReleaseKeys, readLatestPointer } from "./releases.js";
 export interface GcOptions {
   keep: number;
   pinned?: readonly string[];
-  /** SHAs that must stay for reasons outside the code bucket. */
-  isProtected?: (sha: string) => Promise<boolean>;
+  /**
+   * Whether a SHA must stay for reasons outside the code bucket: `true` keeps it as "protected", a
+   * string keeps it with that string as the reason. Everything is asked before anything is deleted,
+   * so a failure here deletes nothing.
+   */
+  isProtected?: (sha: string) => Promise<boolean | string>;
   dryRun?: boolean;
   /** Packages never published are kept this long after upload (default one hour). */
   graceMs?: number;
@@ -77,7 +82,10 @@ export async function collectGarbage(store: ObjectStore, bucket: string, options
     // Never published: an interrupted publish, or one running right now, so recent uploads stay.
     else if (!publishedAt.has(pkg.sha) && now - pkg.lastModified < graceMs)
       reason = "unpublished upload, too recent to delete";
-    else if (await options.isProtected?.(pkg.sha)) reason = "protected";
+    else {
+      const protection = await options.isProtected?.(pkg.sha);
+      if (protection) reason = protection === true ? "protected" : protection;
+    }
     if (reason) kept.push({ sha: pkg.sha, reason });
     else deleted.push({ sha: pkg.sha, keys: pkg.keys.sort(), bytes: pkg.bytes });
   }

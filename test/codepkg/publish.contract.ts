@@ -229,6 +229,20 @@ export function publishContract(name: string, setup: () => Promise<PublishFixtur
       const pinned = await collectGarbage(store, bucket, { keep: 1, pinned: [shas[1] as string], dryRun: true });
       assert.deepEqual(pinned.deleted, []);
 
+      // A caller's protection keeps a package, with the caller's reason when it gives one.
+      for (const [answer, reason] of [
+        [true, "protected"],
+        ["trained model acme-top_seller v3", "trained model acme-top_seller v3"],
+      ] as const) {
+        const guarded = await collectGarbage(store, bucket, {
+          keep: 1,
+          isProtected: async (sha) => sha === shas[1] && answer,
+          dryRun: true,
+        });
+        assert.deepEqual(guarded.deleted, []);
+        assert.equal(guarded.kept.find((k) => k.sha === shas[1])?.reason, reason);
+      }
+
       const real = await collectGarbage(store, bucket, { keep: 1 });
       assert.deepEqual(
         real.deleted.map((d) => d.sha),
