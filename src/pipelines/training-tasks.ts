@@ -13,7 +13,10 @@ import { datasetSpec, filterByTime, openLatestDataset, readSeriesTable } from ".
 import { evaluateHoldout, type HoldoutEvaluation } from "./holdout.js";
 import type { TaskContext, TaskDefinition } from "./task.js";
 
-/** Tags the training run carries for `promote` and for people reading the tracker. */
+/**
+ * Tags the training run carries for `promote` and for people reading the tracker; the registered
+ * model version carries the run ids and `codeSha` too (`tdf code gc` keeps that code).
+ */
 export const trainingTags = {
   pipelineRun: "tdf.pipeline_run_id",
   dataRun: "tdf.data_run_id",
