@@ -13,7 +13,9 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { loadConfig } from "../../src/core/config.js";
+import { trainingTags } from "../../src/pipelines/training-tasks.js";
 import { openSink } from "../../src/sink/index.js";
+import { modelVersionsByCodeSha, openTracker } from "../../src/tracking/index.js";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -94,4 +96,17 @@ test("each pipeline ran through the runner and left its record", async () => {
   for (const record of records) assert.equal(record.state, "success");
   // One code version for all: the checkout the demo published.
   assert.equal(new Set(records.map((r) => r.code.sha)).size, 1);
+});
+
+test("the registered models name the code they were trained with, so gc keeps that code", async () => {
+  const runs = await fsp.readdir(path.join(home, "runs"));
+  const record = JSON.parse(await fsp.readFile(path.join(home, "runs", runs[0] as string, "run.json"), "utf8"));
+  const config = loadConfig({ TDF_HOME: home }, cwd);
+  const tracker = await openTracker(config);
+  const bySha = await modelVersionsByCodeSha(tracker, trainingTags.codeSha);
+  assert.deepEqual([...bySha.keys()], [record.code.sha]);
+  const versions = bySha.get(record.code.sha) ?? [];
+  assert.deepEqual(versions.map((v) => v.name).sort(), ["demo-long_tail", "demo-top_seller"]);
+  for (const version of versions)
+    assert.equal(version.tags[trainingTags.codeSha], record.code.sha, "on the version itself");
 });
