@@ -22,7 +22,7 @@ import { publish } from "../src/codepkg/publish.js";
 import { s3Store } from "../src/storage/s3.js";
 import { median, repo, round, s3ServerForBench } from "./common.js";
 
-const bootstrapBin = path.join(repo, "dist", "bootstrap-bundle", "bin.js");
+const bootstrapBin = path.join(repo, "dist", "bootstrap-bundle", "bin.cjs");
 
 /** Runs a command; resolves with the time to its first stdout line, its total time, and its stderr. */
 function timedRun(

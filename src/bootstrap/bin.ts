@@ -23,8 +23,8 @@ Configuration comes from the environment (see the README).
 `;
 
 // The bootstrap's own dependencies: the same relative path from src/bootstrap and from the bundle
-// the build makes of it (dist/bootstrap-bundle, one file to load: every container start pays for
-// module loading).
+// the build makes of it (dist/bootstrap-bundle/bin.cjs, one CommonJS file to load: every container
+// start pays for module loading; see import-meta-url.ts).
 const ownNodeModules = fileURLToPath(new URL("../../node_modules", import.meta.url));
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";

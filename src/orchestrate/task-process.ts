@@ -32,12 +32,12 @@ export type TaskProcessBuilder = (task: PipelineTask, context: TaskProcessContex
 export interface BootstrapProcessOptions {
   /** The code cache the bootstrap uses (`config.bootstrap.cacheDir`). */
   cacheDir: string;
-  /** How to start the bootstrap; default `node <this package>/bin/tdf-bootstrap.js`. */
+  /** How to start the bootstrap; default `node <this package>/bin/tdf-bootstrap.cjs`. */
   bootstrap?: readonly string[];
 }
 
 // The same relative path from src/orchestrate and from the bundle's chunks in dist/cli.
-const packagedBootstrap = fileURLToPath(new URL("../../bin/tdf-bootstrap.js", import.meta.url));
+const packagedBootstrap = fileURLToPath(new URL("../../bin/tdf-bootstrap.cjs", import.meta.url));
 
 /**
  * `tdf-bootstrap --cache-dir <cache> --code-version <sha> -- task <name> --client <c> --run-id <id>`: the

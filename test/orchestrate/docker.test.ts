@@ -125,7 +125,7 @@ test("docker/Dockerfile: slim Node 20, dependencies from the lockfile, the boots
   const index = (i: Instruction | undefined) => final.instructions.indexOf(i as Instruction);
   assert.ok(index(users[0]) > index(all(final, "RUN").at(-1)), "nothing runs as root after USER");
   const entrypoint = JSON.parse(all(final, "ENTRYPOINT")[0]?.args ?? "null") as string[];
-  assert.deepEqual(entrypoint, ["node", "/opt/tdf/bin/tdf-bootstrap.js"], "exec form: signals reach the bootstrap");
+  assert.deepEqual(entrypoint, ["node", "/opt/tdf/bin/tdf-bootstrap.cjs"], "exec form: signals reach the bootstrap");
 });
 
 test("the build context holds what the Dockerfile copies, and builds a bootstrap that starts", async (t) => {
@@ -149,7 +149,7 @@ test("the build context holds what the Dockerfile copies, and builds a bootstrap
   // The context, as Docker would send it, then the bootstrap stage's build in it.
   const context = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-docker-context-"));
   t.after(() => fsp.rm(context, { recursive: true, force: true }));
-  const files = ["package.json", "package-lock.json", "bin/tdf-bootstrap.js"];
+  const files = ["package.json", "package-lock.json", "bin/tdf-bootstrap.cjs"];
   for (const dir of ["src/bootstrap", "src/codepkg", "src/core", "src/storage"]) files.push(...walkFiles(root, dir));
   for (const file of files.filter((f) => inContext(patterns, f))) {
     await fsp.mkdir(path.dirname(path.join(context, file)), { recursive: true });
@@ -162,7 +162,7 @@ test("the build context holds what the Dockerfile copies, and builds a bootstrap
     cwd: context,
     env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}` },
   });
-  const help = execFileSync(process.execPath, [path.join(context, "bin/tdf-bootstrap.js"), "--help"], {
+  const help = execFileSync(process.execPath, [path.join(context, "bin/tdf-bootstrap.cjs"), "--help"], {
     encoding: "utf8",
   });
   assert.match(help, /--resolve-only/);
