@@ -11,6 +11,10 @@
  *   .inuse/<sha>/<owner>   "a task runs this version": trimming never removes it
  *   .used/<sha>            its modification time is the version's last use, for least-recently-used trimming
  *
+ * The few small reads and writes every start makes (lookup, in-use marker, dependency link, commit)
+ * are synchronous: in a fresh process a thread-pool round trip costs about a millisecond each, on a
+ * path whose whole budget is a few tens of milliseconds.
+ *
  * The lock only saves duplicate work; correctness rests on the rename. Owners are
  * `<hostname>:<pid namespace>:<pid>:<random>`: in the same PID namespace a dead pid frees a lock at
  * once; across containers a lock or an in-use marker whose heartbeat stopped is stale after a while.
@@ -104,8 +108,11 @@ export function createCodeCache(options: CacheOptions) {
     /** The cached version's stored files, or undefined when the SHA is not (completely) cached. */
     async lookup(sha: string): Promise<{ manifestBytes: Buffer; signatureBytes: Buffer | null } | undefined> {
       try {
-        const manifestBytes = await fsp.readFile(path.join(metaDir(sha), "manifest.json"));
-        const signatureBytes = await fsp.readFile(path.join(metaDir(sha), "signature.json")).catch(() => null);
+        const manifestBytes = fs.readFileSync(path.join(metaDir(sha), "manifest.json"));
+        let signatureBytes: Buffer | null = null;
+        try {
+          signatureBytes = fs.readFileSync(path.join(metaDir(sha), "signature.json"));
+        } catch {}
         return { manifestBytes, signatureBytes };
       } catch (error) {
         if (errno(error) === "ENOENT") return undefined;
@@ -149,7 +156,9 @@ export function createCodeCache(options: CacheOptions) {
      */
     async linkDependencies(sha: string, nodeModules: string): Promise<void> {
       const link = path.join(versionDir(sha), "node_modules");
-      if ((await fsp.readlink(link).catch(() => undefined)) === nodeModules) return;
+      try {
+        if (fs.readlinkSync(link) === nodeModules) return;
+      } catch {}
       const temp = `${link}.${randomUUID().slice(0, 8)}`;
       await fsp.symlink(nodeModules, temp, "dir");
       await fsp.rename(temp, link);
@@ -163,8 +172,8 @@ export function createCodeCache(options: CacheOptions) {
         sha,
         `${owner.replace(/[^A-Za-z0-9._-]/g, "_")}-${randomUUID().slice(0, 8)}`,
       );
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      await fsp.writeFile(file, owner);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, owner);
       const timer = heartbeat(file);
       return {
         async release() {
@@ -212,7 +221,6 @@ export function createCodeCache(options: CacheOptions) {
       stage: string,
       files: { manifestBytes: Uint8Array; signatureBytes: Uint8Array | null; bytes: number; nodeModules: string },
     ): Promise<void> {
-      // Synchronous: three small files and a link, each a thread-pool round trip otherwise.
       const meta = path.join(stage, ".tdf-cache");
       fs.mkdirSync(meta);
       fs.writeFileSync(path.join(meta, "manifest.json"), files.manifestBytes);
