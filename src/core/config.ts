@@ -85,6 +85,8 @@ export interface Config {
   database: { url: string | undefined; sqlitePath: string };
   /** Pipeline tasks the local runner runs at once. */
   parallelism: number;
+  /** Each data task's DuckDB: its memory limit (it spills to disk beyond) and its threads. */
+  duckdb: { memoryMiB: number; threads: number };
   alertEmail: string | undefined;
   enableMetrics: boolean;
   logLevel: LogLevel;
@@ -192,6 +194,12 @@ export const configVariables = [
     description: "PostgreSQL URL (postgres://user:password@host:5432/db) the forecasts are exported to. Secret.",
   },
   { name: "TDF_PARALLELISM", default: "number of cores", description: "Tasks the local runner runs at once." },
+  {
+    name: "TDF_DUCKDB_MEMORY_MIB",
+    default: "1024",
+    description: "Memory each data task's DuckDB keeps its buffers under, in MiB; beyond it, it spills to disk.",
+  },
+  { name: "TDF_DUCKDB_THREADS", default: "number of cores", description: "Threads each data task's DuckDB uses." },
   { name: "ALERT_EMAIL", default: "", description: "Email for failure notifications." },
   { name: "ENABLE_METRICS", default: "false", description: "`true` or `false`." },
 ] as const;
@@ -415,6 +423,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     },
     database: { url: databaseUrl(), sqlitePath: path.join(home, "forecasts.db") },
     parallelism: number("TDF_PARALLELISM", os.availableParallelism(), { integer: true, min: 1 }),
+    duckdb: {
+      memoryMiB: number("TDF_DUCKDB_MEMORY_MIB", 1024, { integer: true, min: 64 }),
+      threads: number("TDF_DUCKDB_THREADS", os.availableParallelism(), { integer: true, min: 1 }),
+    },
     alertEmail,
     enableMetrics,
     logLevel: logLevel as LogLevel,

@@ -25,7 +25,7 @@ export interface DataContext {
   logger: Logger;
   signal?: AbortSignal;
   codeSha?: string;
-  /** DuckDB's memory limit (default 1GB) and threads (default: all cores). */
+  /** DuckDB's memory limit (default 1GB) and threads (default: all cores); TDF_DUCKDB_* in a task. */
   engine?: { memoryLimit?: string; threads?: number };
   /** The clock for date-range checks (tests pin it). */
   now?: () => Date;

@@ -56,7 +56,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     return new DataError(
       "DATA_ENGINE_FAILED",
       outOfSpace
-        ? `DuckDB ran out of memory or disk space (${message.split("\n")[0]}); free disk space in ${options.workDir} or raise the memory limit.`
+        ? `DuckDB ran out of memory or disk space (${message.split("\n")[0]}); free disk space in ${options.workDir} or raise TDF_DUCKDB_MEMORY_MIB.`
         : `DuckDB failed: ${message.split("\n")[0]}`,
       // `resource`: the machine, not the data, is at fault; callers never turn that into a data problem.
       { cause: error, context: { sql: sql.slice(0, 2000), resource: outOfSpace } },

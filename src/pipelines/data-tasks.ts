@@ -8,7 +8,8 @@ import type { DataContext } from "../data/context.js";
 import { openStore } from "../storage/index.js";
 import type { TaskContext, TaskDefinition } from "./task.js";
 
-async function dataContext(context: TaskContext): Promise<DataContext> {
+/** What a data task gets: the stores, its scratch folder, and DuckDB sized by TDF_DUCKDB_*. */
+export async function dataContext(context: TaskContext): Promise<DataContext> {
   const store = await openStore(context.config, "runtime");
   const buckets = context.config.storage.buckets;
   return {
@@ -21,6 +22,7 @@ async function dataContext(context: TaskContext): Promise<DataContext> {
     logger: context.logger,
     signal: context.signal,
     codeSha: context.codeSha,
+    engine: { memoryLimit: `${context.config.duckdb.memoryMiB}MiB`, threads: context.config.duckdb.threads },
   };
 }
 
