@@ -102,8 +102,8 @@ async function validateUpload(
 }
 
 /**
- * The commit, the packed files and the checkout's state. Re-publishing unchanged code is the common
- * case on CI (a push that changed only docs or tests), so nothing here waits longer than it must:
+ * The commit, the packed files and the checkout's state. Re-publishing unchanged code is common on
+ * CI (a workflow run again, a retried job), so nothing here waits longer than it must:
  * the commit is read from `.git` (git is asked only when that fails), and `git status`, a process
  * start, runs while the files are read and hashed.
  */
@@ -176,8 +176,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     if (built.signatureBytes) {
       uploads.push(store.put(bucket, signatureKey(sha), built.signatureBytes, { contentType: "application/json" }));
     }
-    // The same archive under a new manifest (a rebuilt tree that packs identically) is not sent again.
-    if (remote?.archive.sha256 === sha256 && (await archiveIntact(store, bucket, remote, remoteArchive))) {
+    // An archive already stored with these very bytes (a publish that stopped before its manifest)
+    // is not sent again.
+    if (await archiveIntact(store, bucket, manifest, remoteArchive)) {
       say(`archive ${key} is already there with sha256 ${sha256.slice(0, 12)}; skipped its upload`);
     } else {
       say(`uploading ${key} (${(size / 1024).toFixed(0)} KiB)`);
