@@ -86,10 +86,6 @@ export class InterpretableMultiHeadAttention extends TftLayer {
       return [out, attention];
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 tf.serialization.registerClass(InterpretableMultiHeadAttention);

@@ -54,12 +54,15 @@ export interface CallArgs {
 
 export abstract class TftLayer extends tf.layers.Layer {
   readonly seed: number;
+  /** The layer's whole config (each subclass's extends TftLayerConfig): what `getConfig` saves. */
+  private readonly savedConfig: TftLayerConfig;
   private readonly children: TftLayer[] = [];
   private readonly own: Array<{ key: string; variable: LayerVariable }> = [];
 
   constructor(config: TftLayerConfig) {
     super({ name: config.name, trainable: true });
     this.seed = config.seed;
+    this.savedConfig = config;
   }
 
   /** Registers a sublayer: its weights become this layer's, in registration order. */
@@ -113,7 +116,7 @@ export abstract class TftLayer extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { name: this.name, seed: this.seed };
+    return { ...this.savedConfig } as unknown as tf.serialization.ConfigDict;
   }
 
   protected dropout(x: Tensor, rate: number | null, kwargs: Kwargs): Tensor {

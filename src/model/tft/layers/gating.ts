@@ -54,10 +54,6 @@ export class Linear extends TftLayer {
   override call(inputs: Tensor | Tensor[]): Tensor {
     return tf.tidy(() => linear(first(inputs), this.kernel, this.bias));
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 export interface GatedLinearUnitConfig extends TftLayerConfig {
@@ -103,10 +99,6 @@ export class GatedLinearUnit extends TftLayer {
       return tf.mul(linear(x, this.valueKernel, this.valueBias), tf.sigmoid(linear(x, this.gateKernel, this.gateBias)));
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 export interface AddNormConfig extends TftLayerConfig {
@@ -151,10 +143,6 @@ export class AddNorm extends TftLayer {
       if (this.mask) skip = tf.mul(skip, tf.mul(tf.sigmoid(this.mask.read()), 2));
       return layerNorm(tf.add(x, skip), this.gamma.read(), this.beta.read());
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
   }
 }
 
@@ -223,10 +211,6 @@ export class ResampleNorm extends TftLayer {
       return layerNorm(x, this.gamma.read(), this.beta.read());
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 export interface GateAddNormConfig extends TftLayerConfig {
@@ -279,10 +263,6 @@ export class GateAddNorm extends TftLayer {
       const [x, skip] = inputs as [Tensor, Tensor];
       return this.addNorm.apply([this.glu.apply(x, kwargs) as Tensor, skip], kwargs) as Tensor;
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
   }
 }
 

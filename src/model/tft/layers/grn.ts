@@ -119,10 +119,6 @@ export class GatedResidualNetwork extends TftLayer {
       return this.gateNorm.apply([h, residual], kwargs) as Tensor;
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 tf.serialization.registerClass(GatedResidualNetwork);

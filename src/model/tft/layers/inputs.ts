@@ -56,10 +56,6 @@ export class Embedding extends TftLayer {
       );
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 /**
@@ -125,10 +121,6 @@ export class Prescaler extends TftLayer {
         ),
       ),
     );
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
   }
 }
 

@@ -67,10 +67,6 @@ export class Lstm extends TftLayer {
       return [outputs, last(0), last(1)];
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 /**

@@ -423,10 +423,6 @@ export class TemporalFusionTransformer extends TftLayer {
     const open = tf.mul(keys, tf.tensor4d(allowed, [1, 1, p, e + p]));
     return tf.mul(tf.sub(open, 1), 1e9);
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config } as unknown as tf.serialization.ConfigDict;
-  }
 }
 
 tf.serialization.registerClass(TemporalFusionTransformer);

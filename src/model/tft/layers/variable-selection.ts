@@ -140,10 +140,6 @@ export class VariableSelectionNetwork extends TftLayer {
       return [tf.reshape(tf.addN(terms), [...lead, h]), tf.reshape(weights, [...lead, count])];
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.config };
-  }
 }
 
 tf.serialization.registerClass(VariableSelectionNetwork);
