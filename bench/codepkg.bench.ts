@@ -8,7 +8,8 @@
  *   so the whole path runs: git facts, file collection and secret scan, deterministic tar.gz, upload,
  *   read-back validation, release record, `code-latest.tar.gz` copy, latest pointer.
  * - republish: a second `publish()` right after on the same bucket: the dedup path (no pack, no
- *   upload; the stored archive is still downloaded and hashed before it is trusted).
+ *   upload, no download: the stored archive is trusted once its ETag, the MD5 the store computed,
+ *   equals the manifest's; git status still runs for the dirty check).
  * - pack: `pack()` alone into a temporary folder, to tell local work from store round trips.
  *
  * Why the baseline is fair: it is the least any "pack and publish" must do with the same tools a

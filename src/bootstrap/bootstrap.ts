@@ -15,7 +15,7 @@
  * it, from the manifest alone, so every later task of the run starts the right image on that SHA.
  */
 import type { KeyObject } from "node:crypto";
-import fs, { createReadStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { baseImageTag } from "../codepkg/deps-hash.js";
@@ -169,7 +169,6 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
       `code version ${options.codeVersion} is ${sha.slice(0, 12)}`,
     );
 
-    fs.mkdirSync(cache.dir, { recursive: true });
     const inUse = await cache.markInUse(sha);
     try {
       let cached = await cache.lookup(sha);
