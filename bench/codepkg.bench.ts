@@ -9,7 +9,8 @@
  *   read-back validation, release record, `code-latest.tar.gz` copy, latest pointer.
  * - republish: a second `publish()` right after on the same bucket: the dedup path (no pack, no
  *   upload, no download: the stored archive is trusted once its ETag, the MD5 the store computed,
- *   equals the manifest's; git status still runs for the dirty check).
+ *   equals the manifest's; git is not started, as nothing new is published). What it does: read and
+ *   hash the files, and three reads from the store (pointer, manifest, HEAD of the archive).
  * - pack: `pack()` alone into a temporary folder, to tell local work from store round trips.
  *
  * Why the baseline is fair: it is the least any "pack and publish" must do with the same tools a

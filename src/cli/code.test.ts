@@ -92,10 +92,17 @@ test("code commands fail with one clear sentence and a non-zero exit", async () 
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^tdf: Code version "1234567" is not published; the newest releases are [0-9a-f]{12}/);
 
-  await project.write({ "src/index.ts": "uncommitted\n" });
+  // New code built from uncommitted changes is refused: it would not match its commit.
+  const committedBuild = await fsp.readFile(path.join(project.root, "dist/index.js"), "utf8");
+  await project.write({ "src/index.ts": "uncommitted\n", "dist/index.js": "export const answer = 8;\n" });
   const dirty = await tdf("code", "publish");
   assert.equal(dirty.code, 1);
   assert.match(dirty.stderr, /uncommitted changes.*--allow-dirty/);
+  // The same build as the one published under HEAD publishes nothing new, so the edit does not matter.
+  await project.write({ "dist/index.js": committedBuild });
+  const unchanged = await tdf("code", "publish");
+  assert.equal(unchanged.code, 0, unchanged.stderr);
+  assert.match(unchanged.stderr, /already published with the same content; skipped the upload/);
   project.git("checkout", "--", "src/index.ts");
 
   const badKeep = await tdf("code", "gc", "--keep", "0");

@@ -135,21 +135,25 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 export interface PreparedPack {
   root: string;
   sha: string;
-  git: GitInfo;
+  /** What git says of the checkout; publish passes a promise, as it asks git only when it packs. */
+  git: GitInfo | Promise<GitInfo>;
   files: PackFile[];
   contentHash: string;
   signingKey: KeyObject | undefined;
 }
 
-/** The commit to name the package by: git's, or `--sha` outside a repository; refused otherwise. */
-export function packageSha(root: string, git: GitInfo | undefined, sha: string | undefined): string {
-  if (git && sha && sha !== git.sha) {
+/**
+ * The commit to name the package by: the checkout's (`head`), or `--sha` outside a repository;
+ * refused otherwise.
+ */
+export function packageSha(root: string, head: string | undefined, sha: string | undefined): string {
+  if (head && sha && sha !== head) {
     throw new CodePackageError(
       "PACK_NOT_A_REPOSITORY",
-      `--sha ${sha} disagrees with the checkout's commit ${git.sha}; omit --sha inside a repository.`,
+      `--sha ${sha} disagrees with the checkout's commit ${head}; omit --sha inside a repository.`,
     );
   }
-  const named = git?.sha ?? sha;
+  const named = head ?? sha;
   if (named === undefined || !isFullSha(named)) {
     throw new CodePackageError(
       "PACK_NOT_A_REPOSITORY",
@@ -167,7 +171,7 @@ export async function preparePack(options: Omit<PackOptions, "outDir">): Promise
   const collecting = collectFiles(root, options.include ?? []);
   collecting.catch(() => {});
   const git = await asking;
-  const sha = packageSha(root, git, options.sha);
+  const sha = packageSha(root, git?.sha, options.sha);
   const signingKey = options.signingKey === undefined ? undefined : loadSigningKey(options.signingKey);
   const { files, contentHash } = await collecting;
   refuseSecrets(files);
@@ -188,10 +192,11 @@ export async function buildPack(
   options: Pick<PackOptions, "maxBytes" | "provenance" | "now">,
 ): Promise<BuiltPack> {
   const { root, sha, files } = prepared;
-  const [archive, info, dependencies] = await Promise.all([
+  const [archive, info, dependencies, git] = await Promise.all([
     buildDeterministicTarGz(files),
     packageInfo(root),
     dependencyHash(root),
+    prepared.git,
   ]);
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
   if (archive.size > maxBytes) {
@@ -210,7 +215,7 @@ export async function buildPack(
     formatVersion: manifestFormatVersion,
     name: info.name,
     version: info.version,
-    git: prepared.git,
+    git,
     createdAt: (options.now ?? new Date()).toISOString(),
     archive: {
       key: archiveKey(sha),

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { ObjectInfo, ObjectStore } from "../storage/types.js";
 import { CodePackageError } from "./errors.js";
-import { gitInfo, readHeadSha } from "./git.js";
+import { type GitInfo, gitInfo, readHeadSha } from "./git.js";
 import { archiveKey, manifestKey, signatureKey } from "./layout.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { type BuiltPack, buildPack, collectFiles, type PackOptions, packageSha, refuseSecrets } from "./pack.js";
@@ -102,46 +102,50 @@ async function validateUpload(
 }
 
 /**
- * The commit, the packed files and the checkout's state. Re-publishing unchanged code is common on
- * CI (a workflow run again, a retried job), so nothing here waits longer than it must:
- * the commit is read from `.git` (git is asked only when that fails), and `git status`, a process
- * start, runs while the files are read and hashed.
+ * git's account of the checkout, for publishing new code: HEAD must still be the commit the package
+ * is named by, and uncommitted changes are refused unless allowed.
  */
-async function inspectCheckout(options: PublishOptions) {
-  const root = path.resolve(options.root);
-  const asking = gitInfo(root);
-  const collected = await collectFiles(root, options.include ?? []);
-  const sha = readHeadSha(root) ?? packageSha(root, await asking, options.sha);
-  const checked = asking.then((git) => {
-    if (packageSha(root, git, options.sha) !== sha) {
-      throw new CodePackageError("PUBLISH_DIRTY", `HEAD moved while publishing ${sha.slice(0, 12)}; publish again.`);
-    }
-    if (git?.dirty && !options.allowDirty) {
-      throw new CodePackageError(
-        "PUBLISH_DIRTY",
-        `The checkout has uncommitted changes, so its code would not match commit ${sha.slice(0, 12)}; commit them, or pass --allow-dirty for a local test.`,
-      );
-    }
-    return git ?? { sha, branch: undefined, dirty: false };
-  });
-  checked.catch(() => {}); // awaited below, after the store has been asked
-  return { root, sha, ...collected, checked };
+function checkedGit(sha: string, git: GitInfo | undefined, allowDirty: boolean | undefined): GitInfo {
+  if (git === undefined) return { sha, branch: undefined, dirty: false }; // not a repository: --sha named it
+  if (git.sha !== sha) {
+    throw new CodePackageError("PUBLISH_DIRTY", `HEAD moved while publishing ${sha.slice(0, 12)}; publish again.`);
+  }
+  if (git.dirty && !allowDirty) {
+    throw new CodePackageError(
+      "PUBLISH_DIRTY",
+      `The checkout has uncommitted changes, so its code would not match commit ${sha.slice(0, 12)}; commit them, or pass --allow-dirty for a local test.`,
+    );
+  }
+  return git;
 }
 
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { store, bucket } = options;
   const say = options.onProgress ?? (() => {});
   const signingKey = options.signingKey === undefined ? undefined : loadSigningKey(options.signingKey);
-  const checkout = await inspectCheckout(options);
-  const { sha } = checkout;
-  const [latest, remoteBytes, remoteArchive] = await Promise.all([
+  const root = path.resolve(options.root);
+  // The commit comes from `.git`'s files, so the store is asked at once; git itself (a process start,
+  // ~20 ms) is asked first only when those files do not name it, and otherwise only when new code is
+  // packed: re-publishing unchanged code (a workflow run again, a retried job) never waits for it.
+  const head = readHeadSha(root);
+  let askingGit = head === undefined ? gitInfo(root) : undefined;
+  const askGit = () => {
+    askingGit ??= gitInfo(root);
+    return askingGit;
+  };
+  const sha = packageSha(root, head ?? (await askGit())?.sha, options.sha);
+  const asked = Promise.all([
     readLatestPointer(store, bucket),
     store.getBytes(bucket, manifestKey(sha)),
     store.head(bucket, archiveKey(sha)),
   ]);
-  const git = await checkout.checked;
+  asked.catch(() => {}); // awaited below, once the files are read
+  const checkout = await collectFiles(root, options.include ?? []);
+  const [latest, remoteBytes, remoteArchive] = await asked;
 
   // Unchanged code: the same tree is already published under this SHA, and its archive is intact.
+  // Nothing new is published then, only `latest` may move (what `promote` does), so uncommitted
+  // changes outside the packed files do not matter and git is not asked.
   let remote: Manifest | undefined;
   try {
     remote = remoteBytes === null ? undefined : parseManifest(remoteBytes, `${bucket}/${manifestKey(sha)}`);
@@ -166,8 +170,11 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       });
     }
   } else {
+    // git runs while the files are scanned and the archive is compressed; its verdict comes first.
+    const git = askGit().then((info) => checkedGit(sha, info, options.allowDirty));
+    git.catch(() => {});
     refuseSecrets(checkout.files);
-    const built = await buildPack({ ...checkout, git, signingKey }, options);
+    const built = await buildPack({ root, sha, ...checkout, git, signingKey }, options);
     manifest = built.manifest;
     const { key, sha256, size } = manifest.archive;
     const uploads: Array<Promise<unknown>> = [
