@@ -2,7 +2,6 @@
  * `tdf doctor`: checks what the pipelines need of the object store, with the configured keys, and
  * prints one line per check; each failing line says what to fix. Exits non-zero when any check fails.
  */
-import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Command } from "commander";
 import type { Config } from "../core/config.js";
@@ -18,6 +17,8 @@ interface Check {
 
 const MiB = 1024 * 1024;
 const probePrefix = ".tdf-doctor/";
+// The global Web Crypto, not node:crypto: this module loads on every CLI start, the probes rarely.
+const probeId = () => crypto.randomUUID().slice(0, 8);
 
 async function attempt(name: string, run: () => Promise<string>, fix: (error: Error) => string): Promise<Check> {
   try {
@@ -82,7 +83,7 @@ async function checkS3(config: Config & { storage: { driver: "s3" } }): Promise<
   }
 
   if (storage.airflow) {
-    const key = `${probePrefix}write-${randomBytes(4).toString("hex")}`;
+    const key = `${probePrefix}write-${probeId()}`;
     checks.push(
       await attempt(
         `code bucket not writable with the runtime key (least privilege)`,
@@ -111,7 +112,7 @@ async function checkS3(config: Config & { storage: { driver: "s3" } }): Promise<
       partSize: 5 * MiB,
       maxAttempts: 2,
     });
-    const source = `${probePrefix}multipart-${randomBytes(4).toString("hex")}`;
+    const source = `${probePrefix}multipart-${probeId()}`;
     const copy = `${source}-copy`;
     checks.push(
       await attempt(
@@ -149,7 +150,7 @@ async function checkFs(config: Config & { storage: { driver: "fs" } }): Promise<
     { name: `embedded store at ${config.storage.root}`, ok: true, detail: "no S3 endpoint configured" },
   ];
   for (const [role, bucket] of Object.entries(config.storage.buckets)) {
-    const key = `${probePrefix}probe-${randomBytes(4).toString("hex")}`;
+    const key = `${probePrefix}probe-${probeId()}`;
     checks.push(
       await attempt(
         `bucket ${bucket} (${role}) readable and writable`,

