@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -110,6 +111,8 @@ test("deploy.yml: triggers, the image job's lookup-then-build, the publish job's
   assert.equal(build.with?.push, true);
   assert.match(String(build.with?.["build-args"]), /^TDF_DEPS_HASH=\$\{\{ steps\.hash\.outputs\.deps-hash \}\}$/m);
   assert.match(String(build.with?.tags), /^\$\{\{ steps\.hash\.outputs\.image \}\}$/m);
+  assert.match(String(build.with?.tags), /^\$\{\{ steps\.hash\.outputs\.bootstrap-image \}\}$/m);
+  assert.equal(step(image, "lookup").env?.IMAGE, gh("steps.hash.outputs.bootstrap-image"), "a new bootstrap rebuilds");
 
   const publish = workflow.jobs["publish-code"] as Job;
   assert.equal(publish.needs, "base-image", "code is published only once its image exists");
@@ -155,9 +158,19 @@ test("the hash step names the image the bootstrap asks for, and the lookup decid
     IMAGE_PREFIX: "tft-demand-forecasting",
   });
   const hash = await dependencyHash(root);
+  const imageRef = baseImageRef(hash, "tft-demand-forecasting", "registry.example.com:5000");
+  // What the image carries of the bootstrap: its bin and the bundle the Dockerfile copies.
+  const bundle = path.join(root, "dist/bootstrap-bundle");
+  const bootstrapFiles = [
+    path.join(root, "bin/tdf-bootstrap.cjs"),
+    ...(await fsp.readdir(bundle)).sort().map((f) => path.join(bundle, f)),
+  ];
+  const bootstrap = createHash("sha256");
+  for (const file of bootstrapFiles) bootstrap.update(await fsp.readFile(file));
   assert.deepEqual(hashed, {
     "deps-hash": hash,
-    image: baseImageRef(hash, "tft-demand-forecasting", "registry.example.com:5000"),
+    image: imageRef,
+    "bootstrap-image": `${imageRef}-bootstrap-${bootstrap.digest("hex").slice(0, 12)}`,
   });
 
   const bin = await fsp.mkdtemp(path.join(os.tmpdir(), "tdf-fake-docker-"));
@@ -169,7 +182,9 @@ test("the hash step names the image the bootstrap asks for, and the lookup decid
     { mode: 0o755 },
   );
   const lookup = step(image, "lookup").run ?? "";
-  const env = { PATH: `${bin}:${process.env.PATH}`, IMAGE: hashed.image as string };
-  assert.deepEqual(await runStep(lookup, { ...env, FAKE_DOCKER_EXISTING: hashed.image as string }), { exists: "true" });
-  assert.deepEqual(await runStep(lookup, { ...env, FAKE_DOCKER_EXISTING: "other" }), { exists: "false" });
+  const env = { PATH: `${bin}:${process.env.PATH}`, IMAGE: hashed["bootstrap-image"] as string };
+  const found = (existing: string) => runStep(lookup, { ...env, FAKE_DOCKER_EXISTING: existing });
+  assert.deepEqual(await found(hashed["bootstrap-image"] as string), { exists: "true" });
+  // The dependency tag alone (an image with an older bootstrap) is not enough.
+  assert.deepEqual(await found(hashed.image as string), { exists: "false" });
 });
