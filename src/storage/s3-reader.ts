@@ -1,11 +1,12 @@
 /**
- * A read-only S3 driver without the AWS SDK, for the bootstrap: every container start that has to
- * fetch code would otherwise spend ~150–250 ms importing the SDK before its first request, longer
- * than the whole download of a code package over a local network.
+ * A read-only S3 driver without the AWS SDK. The bootstrap uses it alone: every container start that
+ * has to fetch code would otherwise spend ~150–250 ms importing the SDK before its first request,
+ * longer than the whole download of a code package over a local network. The S3 driver (s3.ts) reads
+ * through it too: a request costs about a third of the SDK's CPU.
  *
  * GET, HEAD and ListObjectsV2 with path-style URLs, signed with AWS Signature Version 4 (unsigned
- * payload, as reads have none), on node:http(s) with kept-alive connections. Transient failures (5xx,
- * timeouts, connection resets and refusals) are retried with exponential backoff and jitter; errors
+ * payload, as reads have none), on node:http(s) with kept-alive connections. Transient failures (429,
+ * 5xx, timeouts, connection resets and refusals) are retried with exponential backoff and jitter; errors
  * become the same StorageErrors as the SDK driver's. Writing methods refuse: the runtime key needs
  * only read access to the code bucket.
  */
@@ -32,7 +33,7 @@ export interface S3ReaderOptions {
 }
 
 const UNSIGNED = "UNSIGNED-PAYLOAD";
-const retryableStatus = new Set([500, 502, 503, 504]);
+const retryableStatus = new Set([429, 500, 502, 503, 504]);
 const retryableCodes = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "TimeoutError"]);
 
 /** RFC 3986 encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */

@@ -98,6 +98,35 @@ describe("s3 reader: failing servers", () => {
     }
   });
 
+  test("throttling (429) is retried like a 5xx: the read succeeds once the server lets it", async () => {
+    let requests = 0;
+    const throttling = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      if (requests === 1) {
+        res.writeHead(429, { "content-type": "application/xml" });
+        res.end("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>");
+      } else {
+        res.writeHead(200, { "content-type": "text/plain", etag: '"x"' });
+        res.end("ok");
+      }
+    });
+    await new Promise<void>((resolve) => throttling.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = throttling.address() as AddressInfo;
+      const reader = s3ReaderStore({
+        endpoint: `http://127.0.0.1:${port}`,
+        accessKeyId: "GKx",
+        secretAccessKey: "s-x",
+      });
+      assert.equal(Buffer.from((await reader.getBytes("bucket", "key")) ?? []).toString(), "ok");
+      assert.equal(requests, 2);
+    } finally {
+      throttling.closeAllConnections();
+      await new Promise<void>((resolve) => throttling.close(() => resolve()));
+    }
+  });
+
   test("an endpoint where nothing listens is unreachable, named", async () => {
     const probe = http.createServer();
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
