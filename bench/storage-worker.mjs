@@ -1,18 +1,19 @@
 // One timed operation of `bench:storage`, in a process of its own so its peak RSS is its own. Plain
-// JavaScript on the built dist/, as production runs it: no TypeScript loader inflates the figures.
+// JavaScript on the drivers the bench bundled into `driversDir`: no TypeScript loader inflates the figures.
 import { createReadStream, createWriteStream } from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 
-const [op, dir, bucket] = process.argv.slice(2);
+const [op, dir, bucket, driversDir] = process.argv.slice(2);
 const source = path.join(dir, "source.bin");
 const target = path.join(dir, `target-${op}.bin`);
 
 async function openStore(driver) {
-  if (driver === "fs") return (await import("../dist/storage/fs.js")).fsStore({ root: path.join(dir, "store") });
+  if (driver === "fs")
+    return (await import(path.join(driversDir, "fs.mjs"))).fsStore({ root: path.join(dir, "store") });
   const env = process.env;
-  return (await import("../dist/storage/s3.js")).s3Store({
+  return (await import(path.join(driversDir, "s3.mjs"))).s3Store({
     endpoint: env.TDF_TEST_S3_ENDPOINT,
     region: env.TDF_TEST_S3_REGION,
     accessKeyId: env.TDF_TEST_S3_ACCESS_KEY_ID,

@@ -6,8 +6,8 @@
  * space, as any store must move them) and curl against the same S3 server (the server's own ceiling,
  * so the S3 driver's overhead shows apart from the server's speed).
  *
- * Each driver operation runs in a fresh process (`storage-worker.mjs`, on the built code) so its peak
- * RSS is its own. Runs are interleaved and repeated; medians are reported. Prints one JSON line. The S3
+ * Each driver operation runs in a fresh process (`storage-worker.mjs`) so its peak RSS is its own, on
+ * the drivers bundled as production runs them (JavaScript, no TypeScript loader inflating the figures). Runs are interleaved and repeated; medians are reported. Prints one JSON line. The S3
  * driver talks to the real server of `scripts/s3-test-server.sh` (TDF_TEST_S3_*), or starts one.
  *
  * Environment: BENCH_SIZE_MIB (default 256), BENCH_RUNS (default 5).
@@ -20,11 +20,30 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { build } from "esbuild";
 import { s3Store } from "../src/storage/s3.js";
 import { median, repo, round, s3ServerForBench } from "./common.js";
 
 const MiB = 1024 * 1024;
 const workerScript = path.join(repo, "bench", "storage-worker.mjs");
+// Inside node_modules, so that the bundles find the packages they leave external (the AWS SDK).
+const driversDir = path.join(repo, "node_modules", ".cache", "tdf-bench-storage");
+
+/** The two drivers as the worker loads them: one ES module each, packages external. */
+async function bundleDrivers(): Promise<void> {
+  await build({
+    entryPoints: { fs: "src/storage/fs.ts", s3: "src/storage/s3.ts" },
+    absWorkingDir: repo,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    packages: "external",
+    outdir: driversDir,
+    outExtension: { ".js": ".mjs" },
+    logLevel: "warning",
+  });
+}
 
 interface Sample {
   seconds: number;
@@ -68,7 +87,7 @@ function run(op: Op, dir: string, bucket: string): Sample {
     if (op === "cp") return timed("cp", [source, target]);
     if (op === "curl-put") return curl(["-T", source]);
     if (op === "curl-get") return curl(["-o", target]);
-    const out = execFileSync(process.execPath, [workerScript, op, dir, bucket], {
+    const out = execFileSync(process.execPath, [workerScript, op, dir, bucket, driversDir], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -86,6 +105,7 @@ async function main(): Promise<void> {
   const _env = process.env;
   const s3 = s3Store(server);
   const bucket = `tdf-bench-${randomBytes(4).toString("hex")}`;
+  await bundleDrivers();
   try {
     // Random bytes, so nothing along the way can compress or deduplicate them.
     await pipeline(
