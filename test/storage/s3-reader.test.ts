@@ -1,40 +1,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
 import { describe, test } from "node:test";
 import { StorageError } from "../../src/storage/errors.js";
 import { s3Store } from "../../src/storage/s3.js";
 import { s3ReaderStore } from "../../src/storage/s3-reader.js";
-import type { ObjectStore } from "../../src/storage/types.js";
+import { deadEndpoint, withHttpServer } from "../helpers/http-server.js";
 import { s3SkipReason, testS3Server } from "../helpers/s3-server.js";
-import { objectStoreContract } from "./object-store.contract.js";
 
 const server = testS3Server();
 const skip = s3SkipReason();
 
-if (server) {
-  // The reader's reads against everything the contract writes (through the SDK driver).
-  objectStoreContract("s3 reader (SDK-free reads, SDK writes)", async () => {
-    const writer = s3Store(server);
-    const reader = s3ReaderStore(server);
-    const store: ObjectStore = {
-      ...writer,
-      get: reader.get,
-      getBytes: reader.getBytes,
-      head: reader.head,
-      list: reader.list,
-    };
-    const bucket = `tdf-reader-${randomBytes(4).toString("hex")}`;
-    await writer.ensureBucket(bucket);
-    const teardown = async () => {
-      const keys: string[] = [];
-      for await (const entry of reader.list(bucket)) keys.push(entry.key);
-      await Promise.all(keys.map((key) => writer.delete(bucket, key)));
-    };
-    return { store, bucket, teardown };
-  });
-}
+// The reader is the S3 driver's read path (s3.ts), so the contract suite in s3-store.test.ts covers
+// its reads; here, what is the reader's alone: standing by itself, read-only, as the bootstrap uses it.
 
 describe("s3 reader: keys and refusals", { skip }, () => {
   test("keys with characters that need encoding round trip through the signature", async () => {
@@ -68,80 +46,53 @@ describe("s3 reader: keys and refusals", { skip }, () => {
 });
 
 describe("s3 reader: failing servers", () => {
-  test("5xx is retried with backoff, then reported with the status", async () => {
-    let requests = 0;
-    const failing = http.createServer((req, res) => {
-      requests++;
+  /** A server that answers `status` with an S3 error body for the first `failures` requests, then "ok". */
+  const failingFirst = (failures: number, status: number, code: string) => {
+    const served = { requests: 0 };
+    const handler: http.RequestListener = (req, res) => {
+      served.requests++;
       req.resume();
-      res.writeHead(503, { "content-type": "application/xml" });
-      res.end("<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>");
-    });
-    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = failing.address() as AddressInfo;
-      const reader = s3ReaderStore({
-        endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: "GKx",
-        secretAccessKey: "s-x",
-        maxAttempts: 3,
-      });
-      await assert.rejects(reader.getBytes("bucket", "key"), (error: unknown) => {
+      if (served.requests <= failures) {
+        res.writeHead(status, { "content-type": "application/xml" });
+        res.end(`<Error><Code>${code}</Code><Message>busy</Message></Error>`);
+      } else {
+        res.writeHead(200, { "content-type": "text/plain", etag: '"x"' });
+        res.end("ok");
+      }
+    };
+    return { served, handler };
+  };
+  const readerAt = (endpoint: string) =>
+    s3ReaderStore({ endpoint, accessKeyId: "GKx", secretAccessKey: "s-x", maxAttempts: 3 });
+
+  test("5xx is retried with backoff, then reported with the status", async () => {
+    const { served, handler } = failingFirst(Number.POSITIVE_INFINITY, 503, "ServiceUnavailable");
+    await withHttpServer(handler, async (endpoint) => {
+      await assert.rejects(readerAt(endpoint).getBytes("bucket", "key"), (error: unknown) => {
         assert.ok(error instanceof StorageError);
         assert.equal(error.code, "STORAGE_SERVER_ERROR");
         assert.match(error.message, /HTTP 503 \(ServiceUnavailable\) after 3 attempts/);
         return true;
       });
-      assert.equal(requests, 3);
-    } finally {
-      failing.closeAllConnections();
-      await new Promise<void>((resolve) => failing.close(() => resolve()));
-    }
+    });
+    assert.equal(served.requests, 3);
   });
 
   test("throttling (429) is retried like a 5xx: the read succeeds once the server lets it", async () => {
-    let requests = 0;
-    const throttling = http.createServer((req, res) => {
-      requests++;
-      req.resume();
-      if (requests === 1) {
-        res.writeHead(429, { "content-type": "application/xml" });
-        res.end("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>");
-      } else {
-        res.writeHead(200, { "content-type": "text/plain", etag: '"x"' });
-        res.end("ok");
-      }
+    const { served, handler } = failingFirst(1, 429, "SlowDown");
+    await withHttpServer(handler, async (endpoint) => {
+      assert.equal(Buffer.from((await readerAt(endpoint).getBytes("bucket", "key")) ?? []).toString(), "ok");
     });
-    await new Promise<void>((resolve) => throttling.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = throttling.address() as AddressInfo;
-      const reader = s3ReaderStore({
-        endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: "GKx",
-        secretAccessKey: "s-x",
-      });
-      assert.equal(Buffer.from((await reader.getBytes("bucket", "key")) ?? []).toString(), "ok");
-      assert.equal(requests, 2);
-    } finally {
-      throttling.closeAllConnections();
-      await new Promise<void>((resolve) => throttling.close(() => resolve()));
-    }
+    assert.equal(served.requests, 2);
   });
 
   test("an endpoint where nothing listens is unreachable, named", async () => {
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const reader = s3ReaderStore({
-      endpoint: `http://127.0.0.1:${port}`,
-      accessKeyId: "GKx",
-      secretAccessKey: "s-x",
-      maxAttempts: 2,
-    });
+    const endpoint = await deadEndpoint();
+    const reader = s3ReaderStore({ endpoint, accessKeyId: "GKx", secretAccessKey: "s-x", maxAttempts: 2 });
     await assert.rejects(reader.head("bucket", "key"), (error: unknown) => {
       assert.ok(error instanceof StorageError);
       assert.equal(error.code, "STORAGE_UNREACHABLE");
-      assert.match(error.message, new RegExp(`http://127\\.0\\.0\\.1:${port}.*after 2 attempts`));
+      assert.match(error.message, new RegExp(`${endpoint.replace(/\./g, "\\.")}.*after 2 attempts`));
       return true;
     });
   });

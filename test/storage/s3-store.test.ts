@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
 import { describe, test } from "node:test";
 import { StorageError } from "../../src/storage/errors.js";
 import { s3Store } from "../../src/storage/s3.js";
+import { deadEndpoint, withHttpServer } from "../helpers/http-server.js";
 import { s3SkipReason, testS3Server } from "../helpers/s3-server.js";
 import { objectStoreContract } from "./object-store.contract.js";
 
@@ -69,11 +69,7 @@ describe("s3: credentials", { skip }, () => {
 
 describe("s3: unreachable and failing servers", () => {
   test("an endpoint where nothing listens is unreachable, named, after bounded retries", async () => {
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const endpoint = `http://127.0.0.1:${port}`;
+    const endpoint = await deadEndpoint();
     const store = s3Store({ endpoint, accessKeyId: "GKTEST", secretAccessKey: "not-a-real-secret", maxAttempts: 3 });
     await assert.rejects(store.get("bucket", "key"), (error: unknown) => {
       assert.ok(error instanceof StorageError);
@@ -86,59 +82,43 @@ describe("s3: unreachable and failing servers", () => {
   });
 
   test("a download cut short is a StorageError naming the object, not a bare socket error", async () => {
-    const cutting = http.createServer((req, res) => {
+    const cutShort: http.RequestListener = (req, res) => {
       req.resume();
       res.writeHead(200, { "content-length": "100000", "content-type": "application/octet-stream", etag: '"abc"' });
       res.write(Buffer.alloc(1000));
       setTimeout(() => res.socket?.destroy(), 20);
-    });
-    await new Promise<void>((resolve) => cutting.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = cutting.address() as AddressInfo;
-      const store = s3Store({
-        endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: "GKTEST",
-        secretAccessKey: "x-secret-x",
-      });
+    };
+    await withHttpServer(cutShort, async (endpoint) => {
+      const store = s3Store({ endpoint, accessKeyId: "GKTEST", secretAccessKey: "x-secret-x" });
       await assert.rejects(store.getBytes("bucket", "cut/short.bin"), (error: unknown) => {
         assert.ok(error instanceof StorageError, String(error));
         assert.equal(error.code, "STORAGE_UNREACHABLE");
         assert.match(error.message, /download of s3:\/\/bucket\/cut\/short\.bin .* was cut short/);
         return true;
       });
-    } finally {
-      cutting.closeAllConnections();
-      await new Promise<void>((resolve) => cutting.close(() => resolve()));
-    }
+    });
   });
 
-  test("5xx answers are retried with backoff, then reported with the status", async () => {
+  test("5xx answers are retried with backoff, then reported with the status: reads and (through the SDK) writes", async () => {
     let requests = 0;
-    const failing = http.createServer((req, res) => {
+    const busy: http.RequestListener = (req, res) => {
       requests++;
       req.resume();
       res.writeHead(503, { "content-type": "application/xml" });
       res.end("<Error><Code>ServiceUnavailable</Code><Message>try later</Message></Error>");
-    });
-    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = failing.address() as AddressInfo;
-      const store = s3Store({
-        endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: "GKTEST",
-        secretAccessKey: "x-secret-x",
-        maxAttempts: 3,
-      });
-      await assert.rejects(store.getBytes("bucket", "key"), (error: unknown) => {
+    };
+    await withHttpServer(busy, async (endpoint) => {
+      const store = s3Store({ endpoint, accessKeyId: "GKTEST", secretAccessKey: "x-secret-x", maxAttempts: 3 });
+      const isServerError = (error: unknown) => {
         assert.ok(error instanceof StorageError);
         assert.equal(error.code, "STORAGE_SERVER_ERROR");
         assert.match(error.message, /HTTP 503/);
         return true;
-      });
+      };
+      await assert.rejects(store.getBytes("bucket", "key"), isServerError);
       assert.equal(requests, 3);
-    } finally {
-      failing.closeAllConnections();
-      await new Promise<void>((resolve) => failing.close(() => resolve()));
-    }
+      await assert.rejects(store.put("bucket", "key", "body"), isServerError);
+      assert.equal(requests, 6);
+    });
   });
 });
