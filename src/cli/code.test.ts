@@ -103,7 +103,14 @@ test("code commands fail with one clear sentence and a non-zero exit", async () 
   const unchanged = await tdf("code", "publish");
   assert.equal(unchanged.code, 0, unchanged.stderr);
   assert.match(unchanged.stderr, /already published with the same content; skipped the upload/);
+  assert.match(unchanged.stderr, /latest now points at/);
   project.git("checkout", "--", "src/index.ts");
+  // Without git, new code cannot be checked for uncommitted changes: refused, and it says why.
+  await project.write({ "dist/index.js": "export const answer = 9;\n" });
+  const noGit = await tdfIn(project, { ...env, PATH: "/nonexistent" }, "code", "publish");
+  assert.equal(noGit.code, 1, noGit.stderr);
+  assert.match(noGit.stderr, /^tdf: git could not read the checkout .*; install git/);
+  await project.write({ "dist/index.js": committedBuild });
 
   const badKeep = await tdf("code", "gc", "--keep", "0");
   assert.equal(badKeep.code, 2);

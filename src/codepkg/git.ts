@@ -44,10 +44,11 @@ export async function gitInfo(root: string): Promise<GitInfo | undefined> {
 }
 
 /**
- * The commit HEAD names, read from `.git`'s files without starting git, so that publishing can ask the
- * store about it while `git status` (a process start, ~20 ms) is still running. Only the plain layout is read (HEAD naming a
- * branch whose ref is loose or packed, or a detached SHA); anything else (a worktree, a submodule,
- * another ref storage, a folder below the repository's root) gives undefined, and the caller asks git.
+ * The commit HEAD names, read from `.git`'s files without starting git (a process start, ~20 ms), so
+ * that publishing can ask the store about it at once, and need not start git at all for code that is
+ * already published. Only the plain layout is read (HEAD naming a branch whose ref is loose or packed,
+ * or a detached SHA); anything else (a worktree, a submodule, another ref storage, a folder below the
+ * repository's root) gives undefined, and the caller asks git.
  */
 export function readHeadSha(root: string): string | undefined {
   const gitDir = path.join(root, ".git");

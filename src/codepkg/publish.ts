@@ -103,10 +103,23 @@ async function validateUpload(
 
 /**
  * git's account of the checkout, for publishing new code: HEAD must still be the commit the package
- * is named by, and uncommitted changes are refused unless allowed.
+ * is named by, and uncommitted changes are refused unless allowed. `inRepository` says whether `.git`
+ * named the commit: then git must answer, as nothing else can say whether the checkout is clean.
  */
-function checkedGit(sha: string, git: GitInfo | undefined, allowDirty: boolean | undefined): GitInfo {
-  if (git === undefined) return { sha, branch: undefined, dirty: false }; // not a repository: --sha named it
+function checkedGit(
+  root: string,
+  sha: string,
+  inRepository: boolean,
+  git: GitInfo | undefined,
+  allowDirty: boolean | undefined,
+): GitInfo {
+  if (git === undefined) {
+    if (!inRepository) return { sha, branch: undefined, dirty: false }; // not a repository: --sha named it
+    throw new CodePackageError(
+      "PUBLISH_DIRTY",
+      `git could not read the checkout ${root}, so whether it has uncommitted changes is unknown; install git, or add the folder to git's safe.directory when another user owns it.`,
+    );
+  }
   if (git.sha !== sha) {
     throw new CodePackageError("PUBLISH_DIRTY", `HEAD moved while publishing ${sha.slice(0, 12)}; publish again.`);
   }
@@ -154,9 +167,12 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   }
   // Checked, not assumed: latest must never move to an archive that an interrupted or tampered
   // upload left behind.
+  // A package published from a dirty checkout (--allow-dirty) is not taken as it is without that flag:
+  // it is published again, under git's account of this checkout.
   const unchanged =
     remote !== undefined &&
     remote.contentHash === checkout.contentHash &&
+    (!remote.git.dirty || options.allowDirty === true) &&
     (await archiveIntact(store, bucket, remote, remoteArchive));
 
   let manifest: Manifest;
@@ -170,11 +186,14 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       });
     }
   } else {
-    // git runs while the files are scanned and the archive is compressed; its verdict comes first.
-    const git = askGit().then((info) => checkedGit(sha, info, options.allowDirty));
-    git.catch(() => {});
+    // git runs while the archive is compressed. Its verdict is said first, then the secret scan's,
+    // then the archive's own (its size); nothing has left this process before all three.
+    const git = askGit().then((info) => checkedGit(root, sha, head !== undefined, info, options.allowDirty));
+    const building = buildPack({ root, sha, ...checkout, git, signingKey }, options);
+    building.catch(() => {}); // awaited below, after git's verdict and the secret scan
+    await git;
     refuseSecrets(checkout.files);
-    const built = await buildPack({ root, sha, ...checkout, git, signingKey }, options);
+    const built = await building;
     manifest = built.manifest;
     const { key, sha256, size } = manifest.archive;
     const uploads: Array<Promise<unknown>> = [

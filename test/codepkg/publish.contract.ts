@@ -262,5 +262,19 @@ export function publishContract(name: string, setup: () => Promise<PublishFixtur
         rejectsWith("VERSION_NOT_FOUND"),
       );
     });
+
+    test("a package published from a dirty checkout is taken as it is only with allowDirty", async () => {
+      const sha = await project.commit({ "dist/index.js": "export const answer = 5;\n", "src/index.ts": "5\n" });
+      await project.write({ "src/index.ts": "an uncommitted edit\n" });
+      const dirty = await publishHere({ allowDirty: true });
+      assert.equal(dirty.manifest.git.dirty, true);
+      // The same content under the same SHA does not wave a dirty checkout through.
+      await assert.rejects(publishHere(), rejectsWith("PUBLISH_DIRTY"));
+      project.git("checkout", "--", "src/index.ts");
+      const clean = await publishHere();
+      assert.equal(clean.manifest.git.dirty, false, "published again, under git's account of the checkout");
+      assert.equal(clean.uploaded, false, "the stored archive holds the same bytes, so it is not sent again");
+      assert.equal((await resolveVersion(store, bucket, sha)).manifest.git.dirty, false);
+    });
   });
 }
