@@ -7,7 +7,8 @@
  * so the S3 driver's overhead shows apart from the server's speed).
  *
  * Each driver operation runs in a fresh process (`storage-worker.mjs`) so its peak RSS is its own, on
- * the drivers bundled as production runs them (JavaScript, no TypeScript loader inflating the figures). Runs are interleaved and repeated; medians are reported. Prints one JSON line. The S3
+ * the drivers bundled as production runs them (JavaScript, no TypeScript loader inflating the
+ * figures). Runs are interleaved and repeated; medians are reported. Prints one JSON line. The S3
  * driver talks to the real server of `scripts/s3-test-server.sh` (TDF_TEST_S3_*), or starts one.
  *
  * Environment: BENCH_SIZE_MIB (default 256), BENCH_RUNS (default 5).

@@ -65,12 +65,15 @@ export function s3ReaderStore(options: S3ReaderOptions): ObjectStore {
   const region = options.region ?? "garage";
   const maxAttempts = options.maxAttempts ?? 4;
   const transport = base.protocol === "https:" ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: 16 });
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 64 });
+  // The server's clock minus ours, learned from a refusal for clock skew (as the SDK does): a host
+  // whose clock drifted still reads.
+  let clockOffsetMs = 0;
   const toStorageError = s3ErrorMapper(endpoint, options.accessKeyId);
 
   /** The SigV4 Authorization header and its companions for one request. */
   const sign = (method: string, canonicalPath: string, query: Array<[string, string]>) => {
-    const now = new Date();
+    const now = new Date(Date.now() + clockOffsetMs);
     const amzDate = now
       .toISOString()
       .replace(/[-:]/g, "")
@@ -114,7 +117,7 @@ export function s3ReaderStore(options: S3ReaderOptions): ObjectStore {
       const request = transport.request(
         {
           method,
-          host: base.hostname,
+          host: base.hostname.replace(/^\[|\]$/g, ""), // an IPv6 literal without its URL brackets
           port: base.port || undefined,
           path: signed.query ? `${canonicalPath}?${signed.query}` : canonicalPath,
           headers: signed.headers,
@@ -122,12 +125,14 @@ export function s3ReaderStore(options: S3ReaderOptions): ObjectStore {
         },
         resolve,
       );
-      const connectTimer = setTimeout(() => {
-        request.destroy(Object.assign(new Error("connection timed out"), { code: "ETIMEDOUT" }));
-      }, options.connectionTimeoutMs ?? 5_000);
+      // Timed from when a new connection starts, not while the request waits for a free socket.
+      let connectTimer: NodeJS.Timeout | undefined;
       request.once("socket", (socket) => {
-        if (!socket.connecting) clearTimeout(connectTimer);
-        else socket.once("connect", () => clearTimeout(connectTimer));
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => {
+          request.destroy(Object.assign(new Error("connection timed out"), { code: "ETIMEDOUT" }));
+        }, options.connectionTimeoutMs ?? 5_000);
+        socket.once("connect", () => clearTimeout(connectTimer));
       });
       request.once("close", () => clearTimeout(connectTimer));
       request.setTimeout(options.socketTimeoutMs ?? 30_000, () => {
@@ -159,6 +164,14 @@ export function s3ReaderStore(options: S3ReaderOptions): ObjectStore {
           Code: code,
           $metadata: { httpStatusCode: status },
         });
+        // A refusal from a server whose clock is minutes from ours (RequestTimeTooSkewed; a HEAD says
+        // only 403): signed again on the server's time, once.
+        const serverTime = Date.parse(String(response.headers.date));
+        const skewed = Math.abs(serverTime - (Date.now() + clockOffsetMs)) > 5 * 60_000;
+        if (status === 403 && skewed && attempt < maxAttempts) {
+          clockOffsetMs = serverTime - Date.now();
+          continue;
+        }
       } catch (caught) {
         error = caught as SdkError & Error; // no answer: refused, reset, timed out
       }

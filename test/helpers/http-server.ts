@@ -1,16 +1,21 @@
-/** Plain HTTP servers on 127.0.0.1, for tests of how a client meets a failing or missing server. */
+/** Plain HTTP servers on loopback, for tests of how a client meets a failing, odd or missing server. */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** Runs `use` with the endpoint of a server that answers with `handler`, then closes the server. */
+/**
+ * Runs `use` with the endpoint of a server that answers with `handler`, then closes the server.
+ * `host` is 127.0.0.1, or "::1" for an IPv6 endpoint (`http://[::1]:port`).
+ */
 export async function withHttpServer<T>(
   handler: http.RequestListener,
   use: (endpoint: string) => Promise<T>,
+  host = "127.0.0.1",
 ): Promise<T> {
   const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   try {
-    return await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const { port } = server.address() as AddressInfo;
+    return await use(`http://${host.includes(":") ? `[${host}]` : host}:${port}`);
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -22,6 +22,7 @@ interface Step {
   name?: string;
   uses?: string;
   run?: string;
+  shell?: string;
   if?: string;
   env?: Record<string, string>;
   with?: Record<string, unknown>;
@@ -113,6 +114,7 @@ test("deploy.yml: triggers, the image job's lookup-then-build, the publish job's
   assert.match(String(build.with?.tags), /^\$\{\{ steps\.hash\.outputs\.image \}\}$/m);
   assert.match(String(build.with?.tags), /^\$\{\{ steps\.hash\.outputs\.bootstrap-image \}\}$/m);
   assert.equal(step(image, "lookup").env?.IMAGE, gh("steps.hash.outputs.bootstrap-image"), "a new bootstrap rebuilds");
+  assert.equal(step(image, "hash").shell, "bash", "GitHub runs `shell: bash` with pipefail: a missing bundle fails");
 
   const publish = workflow.jobs["publish-code"] as Job;
   assert.equal(publish.needs, "base-image", "code is published only once its image exists");

@@ -86,6 +86,53 @@ describe("s3 reader: failing servers", () => {
     assert.equal(served.requests, 2);
   });
 
+  test("a server whose clock is an hour ahead: refused once, then signed on its time (GET and HEAD)", async () => {
+    const ahead = 60 * 60_000;
+    let requests = 0;
+    const skewedServer: http.RequestListener = (req, res) => {
+      requests++;
+      req.resume();
+      const stamp = String(req.headers["x-amz-date"]);
+      const signedAt = Date.parse(
+        `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`,
+      );
+      const now = Date.now() + ahead;
+      if (Math.abs(now - signedAt) > 15 * 60_000) {
+        res.writeHead(403, { "content-type": "application/xml", date: new Date(now).toUTCString() });
+        res.end(req.method === "HEAD" ? undefined : "<Error><Code>RequestTimeTooSkewed</Code></Error>");
+      } else {
+        res.writeHead(200, { "content-type": "text/plain", "content-length": "2", etag: '"x"' });
+        res.end(req.method === "HEAD" ? undefined : "ok");
+      }
+    };
+    await withHttpServer(skewedServer, async (endpoint) => {
+      const head = await readerAt(endpoint).head("bucket", "key");
+      assert.equal(head?.size, 2);
+      assert.equal(requests, 2);
+      const reader = readerAt(endpoint);
+      assert.equal(Buffer.from((await reader.getBytes("bucket", "key")) ?? []).toString(), "ok");
+      assert.equal(requests, 4);
+      await reader.getBytes("bucket", "key");
+      assert.equal(requests, 5, "the offset is kept: no second refusal");
+    });
+  });
+
+  test("an IPv6 literal endpoint works ([::1])", async () => {
+    const ok: http.RequestListener = (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain", etag: '"x"' });
+      res.end("ok");
+    };
+    await withHttpServer(
+      ok,
+      async (endpoint) => {
+        assert.match(endpoint, /^http:\/\/\[::1\]:\d+$/);
+        assert.equal(Buffer.from((await readerAt(endpoint).getBytes("bucket", "key")) ?? []).toString(), "ok");
+      },
+      "::1",
+    );
+  });
+
   test("an endpoint where nothing listens is unreachable, named", async () => {
     const endpoint = await deadEndpoint();
     const reader = s3ReaderStore({ endpoint, accessKeyId: "GKx", secretAccessKey: "s-x", maxAttempts: 2 });
