@@ -180,7 +180,9 @@ export function s3ReaderStore(options: S3ReaderOptions): ObjectStore {
         status === undefined ? retryableCodes.has(error.code ?? error.name ?? "") : retryableStatus.has(status);
       error.$metadata = { ...error.$metadata, attempts: attempt };
       if (!transient || attempt >= maxAttempts) throw error;
-      const delay = 100 * 2 ** (attempt - 1);
+      // Throttling waits longer, as in the SDK's standard strategy (500 ms base instead of 100).
+      const throttled = status === 429 || error.name === "SlowDown";
+      const delay = (throttled ? 500 : 100) * 2 ** (attempt - 1);
       await new Promise((resolve) => setTimeout(resolve, delay / 2 + Math.random() * (delay / 2)));
     }
   };
