@@ -255,7 +255,9 @@ async function bootstrapUnchecked(options: BootstrapOptions): Promise<BootstrapR
     const s3 = await store();
     const asked = Promise.all([s3.getBytes(bucket, manifestKey(sha)), s3.getBytes(bucket, signatureKey(sha))]);
     asked.catch(() => {}); // awaited below
-    // Only a cache miss needs these (a warm start does not load them); loaded while the store answers.
+    // Only a cache miss needs these (a warm start does not load them); loaded while the store answers,
+    // once the requests are on the wire: loading holds the thread, and connecting needs it.
+    await new Promise((resolve) => setImmediate(resolve));
     const [{ downloadArchive }, { unpackArchive }] = await Promise.all([
       import("./download.js"),
       import("./unpack.js"),

@@ -133,14 +133,16 @@ describe("s3 reader: failing servers", () => {
     );
   });
 
-  test("an endpoint where nothing listens is unreachable, named", async () => {
-    const endpoint = await deadEndpoint();
-    const reader = s3ReaderStore({ endpoint, accessKeyId: "GKx", secretAccessKey: "s-x", maxAttempts: 2 });
-    await assert.rejects(reader.head("bucket", "key"), (error: unknown) => {
-      assert.ok(error instanceof StorageError);
-      assert.equal(error.code, "STORAGE_UNREACHABLE");
-      assert.match(error.message, new RegExp(`${endpoint.replace(/\./g, "\\.")}.*after 2 attempts`));
-      return true;
+  for (const scheme of ["http", "https"]) {
+    test(`an ${scheme} endpoint where nothing listens is unreachable, named`, async () => {
+      const endpoint = (await deadEndpoint()).replace(/^http:/, `${scheme}:`);
+      const reader = s3ReaderStore({ endpoint, accessKeyId: "GKx", secretAccessKey: "s-x", maxAttempts: 2 });
+      await assert.rejects(reader.head("bucket", "key"), (error: unknown) => {
+        assert.ok(error instanceof StorageError);
+        assert.equal(error.code, "STORAGE_UNREACHABLE");
+        assert.match(error.message, new RegExp(`${endpoint.replace(/\./g, "\\.")}.*after 2 attempts`));
+        return true;
+      });
     });
-  });
+  }
 });
