@@ -8,6 +8,13 @@ import { TdfError, UsageError } from "../core/errors.js";
 import type { ModelVersion } from "../tracking/index.js";
 import type { CliContext } from "./main.js";
 
+/** Why gc could not ask the tracker, by the tracker's error code (any other says its own message). */
+const trackerFailures: Record<string, string> = {
+  TRACKING_UNREACHABLE: "it did not answer",
+  TRACKING_AUTH: "it refused the credentials",
+  TRACKING_SERVER_ERROR: "it answered with an error",
+};
+
 /** CI provenance from the environment CI systems set (GitHub Actions first, then generic names). */
 function provenanceFrom(env: Env) {
   if (env.GITHUB_ACTIONS === "true") {
@@ -204,14 +211,7 @@ export function registerCodeCommands(program: Command, context: CliContext, env:
       bySha = await tracking.modelVersionsByCodeSha(tracker, trainingTags.codeSha);
     } catch (cause) {
       if (!(cause instanceof TdfError)) throw cause;
-      const why =
-        cause.code === "TRACKING_UNREACHABLE"
-          ? "it did not answer"
-          : cause.code === "TRACKING_AUTH"
-            ? "it refused the credentials"
-            : cause.code === "TRACKING_SERVER_ERROR"
-              ? "it answered with an error"
-              : cause.message.replace(/\.$/, "");
+      const why = trackerFailures[cause.code] ?? cause.message.replace(/\.$/, "");
       const fix =
         tracker.driver === "mlflow"
           ? "check MLFLOW_TRACKING_URI, its credentials and that the server is running"

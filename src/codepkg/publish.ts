@@ -141,11 +141,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   // ~20 ms) is asked first only when those files do not name it, and otherwise only when new code is
   // packed: re-publishing unchanged code (a workflow run again, a retried job) never waits for it.
   const head = readHeadSha(root);
-  let askingGit = head === undefined ? gitInfo(root) : undefined;
-  const askGit = () => {
-    askingGit ??= gitInfo(root);
-    return askingGit;
-  };
+  let askingGit: Promise<GitInfo | undefined> | undefined;
+  const askGit = () => (askingGit ??= gitInfo(root));
   const sha = packageSha(root, head ?? (await askGit())?.sha, options.sha);
   const asked = Promise.all([
     readLatestPointer(store, bucket),
@@ -166,9 +163,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     remote = undefined; // a broken manifest is replaced below
   }
   // Checked, not assumed: latest must never move to an archive that an interrupted or tampered
-  // upload left behind.
-  // A package published from a dirty checkout (--allow-dirty) is not taken as it is without that flag:
-  // it is published again, under git's account of this checkout.
+  // upload left behind. A package published from a dirty checkout (--allow-dirty) is not taken as it
+  // is without that flag: it is published again, under git's account of this checkout.
   const unchanged =
     remote !== undefined &&
     remote.contentHash === checkout.contentHash &&

@@ -75,19 +75,24 @@ for (const [driver, setup] of [
   ["local", localFixture],
   ["mlflow (fake MLflow server)", mlflowFixture],
 ] as const) {
-  describe(`searchModelVersions: ${driver}`, () => {
-    test("an empty registry lists nothing", async () => {
-      const fixture = await setup();
-      try {
-        assert.deepEqual(await all(fixture.tracker.searchModelVersions()), []);
-      } finally {
-        await fixture.teardown();
-      }
-    });
+  /** Runs one test on a fresh fixture, torn down afterwards whatever happens. */
+  const withFixture = async (use: (fixture: Awaited<ReturnType<typeof setup>>) => Promise<void>) => {
+    const fixture = await setup();
+    try {
+      await use(fixture);
+    } finally {
+      await fixture.teardown();
+    }
+  };
 
-    test("every version of every model, by name then version, across pages", async () => {
-      const fixture = await setup();
-      try {
+  describe(`searchModelVersions: ${driver}`, () => {
+    test("an empty registry lists nothing", () =>
+      withFixture(async (fixture) => {
+        assert.deepEqual(await all(fixture.tracker.searchModelVersions()), []);
+      }));
+
+    test("every version of every model, by name then version, across pages", () =>
+      withFixture(async (fixture) => {
         const { tracker } = fixture;
         await register(tracker, "acme-top_seller", 3, { version: { note: "x" } });
         await register(tracker, "acme-long_tail", 1);
@@ -123,14 +128,10 @@ for (const [driver, setup] of [
         }
         await assert.rejects(all(tracker.searchModelVersions({ pageSize: 0 })), rejectsWith("TRACKING_INVALID"));
         await assert.rejects(all(tracker.searchModelVersions({ pageSize: 200_001 })), rejectsWith("TRACKING_INVALID"));
-      } finally {
-        await fixture.teardown();
-      }
-    });
+      }));
 
-    test("modelVersionsByCodeSha: the version's tag, else its run's; versions trained from a checkout keep nothing", async () => {
-      const fixture = await setup();
-      try {
+    test("modelVersionsByCodeSha: the version's tag, else its run's; versions trained from a checkout keep nothing", () =>
+      withFixture(async (fixture) => {
         const { tracker } = fixture;
         await register(tracker, "acme-top_seller", 2, {
           run: { [CODE_SHA_TAG]: shaA },
@@ -148,9 +149,6 @@ for (const [driver, setup] of [
             [shaA, ["acme-top_seller v1", "acme-top_seller v2"]],
           ],
         );
-      } finally {
-        await fixture.teardown();
-      }
-    });
+      }));
   });
 }
